@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Installs the dependencies, builds tessera and runs the whole test suite (on lavapipe when no
+# GPU is present). The README's test command and CI both run exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/install-deps.sh
+build=${TESSERA_BUILD_DIR:-build}
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake --build "$build" -j"$(nproc)"
+ctest --test-dir "$build" --output-on-failure -j"$(nproc)"
