@@ -30,8 +30,9 @@ void Program::add(const vk::Kernel& kernel, std::initializer_list<BufferRef> bin
   const uint32_t groups[3] = {gx, gy, gz};
   for (int d = 0; d < 3; ++d)
     if (groups[d] == 0 || groups[d] > f.maxWorkgroupCount[d])
-      fail(ErrorCode::OutOfArena, what + "workgroup count " + std::to_string(groups[d]) +
-                                      " outside the device's range in dimension " + std::to_string(d));
+      fail(groups[d] == 0 ? ErrorCode::InvalidArgument : ErrorCode::Unsupported,
+           what + "workgroup count " + std::to_string(groups[d]) + " outside the device's range [1, " +
+               std::to_string(f.maxWorkgroupCount[d]) + "] in dimension " + std::to_string(d));
   Dispatch d{};
   d.kernel = &kernel;
   uint32_t i = 0;

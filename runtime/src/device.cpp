@@ -137,7 +137,8 @@ std::unique_ptr<Device> Device::createStandalone(const StandaloneOptions& option
     names += (names.empty() ? "" : ", ") + std::to_string(i) + ": " + p.deviceName;
     if (p.apiVersion < VK_API_VERSION_1_1 || computeQueueFamily(fn, pds[i]) < 0) continue;
     if (!selector.empty()) {
-      const bool byIndex = std::all_of(selector.begin(), selector.end(), ::isdigit);
+      const bool byIndex = std::all_of(selector.begin(), selector.end(),
+                                       [](unsigned char c) { return std::isdigit(c) != 0; });
       if ((byIndex && std::to_string(i) == selector) ||
           (!byIndex && lower(p.deviceName).find(lower(selector)) != std::string::npos)) {
         chosen = pds[i];
@@ -205,6 +206,10 @@ std::unique_ptr<Device> Device::fromHost(const HostDevice& host) {
   vk::Gpu& g = d->gpu_;
   g.fn.vkGetInstanceProcAddr = host.getInstanceProcAddr;
   g.fn.loadInstance(host.instance);
+  VkPhysicalDeviceProperties props;
+  g.fn.vkGetPhysicalDeviceProperties(host.physicalDevice, &props);
+  if (props.apiVersion < VK_API_VERSION_1_1)
+    fail(ErrorCode::DeviceFeatureMissing, "host device supports only Vulkan 1.0; tessera needs 1.1");
   g.fn.loadDevice(host.device, host.getDeviceProcAddr);
   g.instance = host.instance;
   g.physicalDevice = host.physicalDevice;
@@ -224,8 +229,6 @@ std::unique_ptr<Device> Device::fromHost(const HostDevice& host) {
   g.fn.vkGetPhysicalDeviceMemoryProperties(host.physicalDevice, &g.memory);
   g.facts = vk::probeFacts(g.fn, host.physicalDevice, host.storageBuffer16BitAccess, host.shaderFloat16,
                            host.queueFamily);
-  if (g.facts.apiVersion < VK_API_VERSION_1_1)
-    fail(ErrorCode::DeviceFeatureMissing, "host device supports only Vulkan 1.0; tessera needs 1.1");
   return d;
 }
 

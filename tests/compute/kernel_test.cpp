@@ -78,7 +78,8 @@ TEST_F(KernelTest, ProgramRefusesWrongBindingsPushSizeAndMisalignedOffsets) {
     bad.offset += 1;
     expectError([&] { prog.add(k, {bad, t.ref, t.ref}, push, 1); }, ErrorCode::InvalidArgument, "alignment");
   }
-  expectError([&] { prog.add(k, {t.ref, t.ref, t.ref}, push, 0); }, ErrorCode::OutOfArena, "workgroup count");
+  expectError([&] { prog.add(k, {t.ref, t.ref, t.ref}, push, 0); }, ErrorCode::InvalidArgument,
+              "workgroup count");
 }
 
 TEST_F(KernelTest, ProgramRecordsInSlicesWithTheSameResultAsWhole) {
