@@ -1,0 +1,100 @@
+#include "ops/group_norm.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include "ops/op_common.hpp"
+
+namespace tessera::ops {
+
+namespace {
+
+constexpr const char* kOp = "groupNorm";
+
+struct Push {
+  uint32_t batch;
+  uint32_t channels;
+  uint32_t groups;
+  uint32_t groupChannels;
+  uint32_t pixels;
+  float eps;
+};
+
+void validate(const GroupNormIO& io, const GroupNormParams& params) {
+  const Shape4& s = io.in.shape;
+  require(io.gamma.ref.buffer != VK_NULL_HANDLE && io.beta.ref.buffer != VK_NULL_HANDLE, kOp,
+          "affine gamma and beta are required");
+  require(params.groups > 0 && s.c % params.groups == 0, kOp,
+          std::to_string(params.groups) + " groups do not divide " + std::to_string(s.c) + " channels");
+  require(params.eps > 0.0f, kOp, "eps must be positive");
+  require(io.out.shape == s, kOp, "output " + io.out.shape.str() + " differs from input " + s.str());
+  require(io.gamma.shape.count() == s.c && io.beta.shape.count() == s.c, kOp,
+          "gamma " + io.gamma.shape.str() + " and beta " + io.beta.shape.str() + " must hold " +
+              std::to_string(s.c) + " values");
+  // Element indices are 32-bit in the shader.
+  require(s.count() <= std::numeric_limits<uint32_t>::max(), kOp, "input " + s.str() + " is too large");
+  const DType t = io.in.dtype;
+  bool sameType = io.out.dtype == t && io.gamma.dtype == t && io.beta.dtype == t;
+  if (io.preAdd) {
+    require(io.preAdd->shape == Shape4{s.n, s.c, 1, 1}, kOp,
+            "preAdd " + io.preAdd->shape.str() + " must be [N,C,1,1] for input " + s.str());
+    requireFits(*io.preAdd, kOp, "preAdd");
+    sameType = sameType && io.preAdd->dtype == t;
+  }
+  if (io.scaleShift) {
+    require(io.scaleShift->shape == Shape4{s.n, 2 * s.c, 1, 1}, kOp,
+            "scaleShift " + io.scaleShift->shape.str() + " must be [N,2C,1,1] for input " + s.str());
+    requireFits(*io.scaleShift, kOp, "scaleShift");
+    sameType = sameType && io.scaleShift->dtype == t;
+  }
+  require(sameType, kOp, "tensors must share one storage type");
+  requireFits(io.in, kOp, "in");
+  requireFits(io.out, kOp, "out");
+  requireFits(io.gamma, kOp, "gamma");
+  requireFits(io.beta, kOp, "beta");
+}
+
+}  // namespace
+
+uint32_t groupNormLocalSize(const vk::DeviceFacts& facts) {
+  // A power of two for the shader's reduction tree. On a CPU device (lavapipe) one subgroup:
+  // lavapipe runs a workgroup's subgroups one after another between barriers, each striding
+  // through the whole run; one subgroup reading it front to back was 1.6-1.8x faster than 256
+  // invocations at 256x256x64 (docs/KERNELS.md). On a GPU 256 keeps enough loads in flight per
+  // (n, group); 128 is all that Vulkan promises every device.
+  if (facts.isCpu()) return std::clamp<uint32_t>(facts.subgroupSize, 1, facts.maxWorkgroupInvocations);
+  return facts.maxWorkgroupInvocations >= 256 ? 256 : 128;
+}
+
+GroupNormVariant groupNormVariant(const vk::DeviceFacts&, const Shape4& in) {
+  // A vec4 must not straddle two channel planes; wider loads are what lavapipe rewards
+  // (docs/KERNELS.md has the figures) and never hurt a GPU.
+  return (std::size_t(in.h) * in.w) % 4 == 0 ? GroupNormVariant::Vec4 : GroupNormVariant::Scalar;
+}
+
+void groupNorm(Program& prog, vk::KernelCache& kernels, const GroupNormIO& io, const GroupNormParams& params,
+               GroupNormVariant variant, uint32_t localSize) {
+  validate(io, params);
+  const Shape4& s = io.in.shape;
+  const vk::DeviceFacts& facts = kernels.gpu().facts;
+  if (variant == GroupNormVariant::Auto) variant = groupNormVariant(facts, s);
+  const bool vec4 = variant == GroupNormVariant::Vec4;
+  require(!vec4 || (std::size_t(s.h) * s.w) % 4 == 0, kOp, "the vec4 variant needs H*W a multiple of 4");
+
+  const uint32_t local = localSize ? localSize : groupNormLocalSize(facts);
+  require((local & (local - 1)) == 0 && local <= facts.maxWorkgroupInvocations, kOp,
+          "workgroup size " + std::to_string(local) + " must be a power of two the device allows");
+  const uint32_t spec[] = {local, io.preAdd ? 1u : 0u, io.scaleShift ? 1u : 0u, params.silu ? 1u : 0u};
+  const vk::Kernel& k = kernels.get(vec4 ? "group_norm_vec4" : "group_norm", io.in.dtype == DType::F16, spec);
+
+  const Push push{s.n, s.c, params.groups, s.c / params.groups, s.h * s.w, params.eps};
+  // Unused optional inputs are bound to `in` (never read) since the binding count is fixed.
+  const BufferRef preAdd = io.preAdd ? io.preAdd->ref : io.in.ref;
+  const BufferRef scaleShift = io.scaleShift ? io.scaleShift->ref : io.in.ref;
+  const uint32_t gx = std::min(params.groups, facts.maxWorkgroupCount[0]);
+  const uint32_t gy = std::min(s.n, facts.maxWorkgroupCount[1]);
+  const double flops = 8.0 * double(s.count()) + (params.silu ? 4.0 * double(s.count()) : 0.0);
+  prog.add(k, {io.in.ref, io.gamma.ref, io.beta.ref, preAdd, scaleShift, io.out.ref}, push, gx, gy, 1, flops);
+}
+
+}  // namespace tessera::ops

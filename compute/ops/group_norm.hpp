@@ -1,0 +1,40 @@
+#pragma once
+// GroupNorm over [N,C,H,W] as diffusers' ResnetBlock2D uses it, with its neighbours fused:
+//   h = x (+ preAdd[n,c])                      time conditioning "default", before norm2
+//   h = (h - mean) / sqrt(var + eps) * gamma + beta    per (n, group), biased variance
+//   h = h * (1 + scale[n,c]) + shift[n,c]      time conditioning "scale_shift", after norm2
+//   h = silu(h)
+// Statistics are fp32 and never leave the workgroup: no scratch buffer, one dispatch.
+#include "program.hpp"
+
+namespace tessera::ops {
+
+struct GroupNormParams {
+  uint32_t groups = 32;
+  float eps = 1e-5f;
+  bool silu = false;
+};
+
+struct GroupNormIO {
+  Tensor in;                           // [N,C,H,W]
+  Tensor gamma;                        // C values (required: diffusers' GroupNorm is always affine)
+  Tensor beta;                         // C values
+  Tensor out;                          // like `in`; may be `in` itself
+  const Tensor* preAdd = nullptr;      // [N,C,1,1] or null
+  const Tensor* scaleShift = nullptr;  // [N,2C,1,1] (scale = first C, shift = last C) or null
+};
+
+enum class GroupNormVariant { Auto, Scalar, Vec4 };
+
+// The variant Auto picks for this shape: Vec4 when H*W is a multiple of 4.
+GroupNormVariant groupNormVariant(const vk::DeviceFacts& facts, const Shape4& in);
+
+// Invocations per workgroup (one workgroup per (n, group)); a power of two.
+uint32_t groupNormLocalSize(const vk::DeviceFacts& facts);
+
+// `localSize` 0 takes groupNormLocalSize(); another power of two lets a test run the configuration
+// of a different kind of device.
+void groupNorm(Program& prog, vk::KernelCache& kernels, const GroupNormIO& io, const GroupNormParams& params,
+               GroupNormVariant variant = GroupNormVariant::Auto, uint32_t localSize = 0);
+
+}  // namespace tessera::ops

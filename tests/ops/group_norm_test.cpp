@@ -1,0 +1,207 @@
+#include "ops/group_norm.hpp"
+
+#include <cmath>
+
+#include "gpu_test.hpp"
+#include "op_harness.hpp"
+
+namespace tessera::test {
+namespace {
+
+class GroupNormTest : public GpuTest {};
+
+struct Case {
+  Shape4 shape;
+  uint32_t groups;
+  bool preAdd = false;
+  bool scaleShift = false;
+  bool silu = false;
+  ops::GroupNormVariant variant = ops::GroupNormVariant::Auto;
+  bool inPlace = false;
+  float offset = 8.0f;  // channel means are drawn from [-offset, offset]
+  uint32_t localSize = 0;
+};
+
+std::string describe(const Case& c, DType t) {
+  return c.shape.str() + " groups " + std::to_string(c.groups) + (c.preAdd ? " preAdd" : "") +
+         (c.scaleShift ? " scaleShift" : "") + (c.silu ? " silu" : "") + (c.inPlace ? " in-place" : "") +
+         (c.localSize ? " local " + std::to_string(c.localSize) : "") + " " + dtypeName(t);
+}
+
+// Independent of the shader's algorithm: builds h in double, then textbook mean and variance.
+std::vector<double> reference(const Case& c, const std::vector<float>& x, const std::vector<float>& gamma,
+                              const std::vector<float>& beta, const std::vector<float>& preAdd,
+                              const std::vector<float>& scaleShift, float eps) {
+  const Shape4 s = c.shape;
+  const std::size_t hw = std::size_t(s.h) * s.w, cpg = s.c / c.groups;
+  std::vector<double> out(s.count());
+  for (uint32_t n = 0; n < s.n; ++n) {
+    for (uint32_t g = 0; g < c.groups; ++g) {
+      std::vector<double> h(cpg * hw);
+      for (std::size_t cl = 0; cl < cpg; ++cl)
+        for (std::size_t i = 0; i < hw; ++i) {
+          const std::size_t ch = g * cpg + cl;
+          h[cl * hw + i] =
+              double(x[(n * s.c + ch) * hw + i]) + (c.preAdd ? double(preAdd[n * s.c + ch]) : 0.0);
+        }
+      double mean = 0, var = 0;
+      for (double v : h) mean += v;
+      mean /= double(h.size());
+      for (double v : h) var += (v - mean) * (v - mean);
+      var /= double(h.size());
+      const double rstd = 1.0 / std::sqrt(var + double(eps));
+      for (std::size_t cl = 0; cl < cpg; ++cl) {
+        const std::size_t ch = g * cpg + cl;
+        for (std::size_t i = 0; i < hw; ++i) {
+          double y = (h[cl * hw + i] - mean) * rstd * gamma[ch] + beta[ch];
+          if (c.scaleShift) y = y * (1.0 + scaleShift[n * 2 * s.c + ch]) + scaleShift[n * 2 * s.c + s.c + ch];
+          if (c.silu) y = y / (1.0 + std::exp(-y));
+          out[(n * s.c + ch) * hw + i] = y;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+void check(DType t, const Case& c) {
+  const vk::Gpu& gpu = GpuTest::gpu();
+  const uint64_t seed = freshSeed();
+  SCOPED_TRACE("seed " + std::to_string(seed) + " " + describe(c, t));
+  std::mt19937_64 rng(seed);
+  const Shape4 s = c.shape;
+  const std::size_t hw = std::size_t(s.h) * s.w;
+
+  // Each channel gets its own mean and spread, so groups differ and the mean matters.
+  std::vector<float> x = randomVector(rng, s.count());
+  const auto offsets = randomVector(rng, std::size_t(s.n) * s.c, -c.offset, c.offset);
+  const auto spreads = randomVector(rng, std::size_t(s.n) * s.c, 0.2f, 3.0f);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = offsets[i / hw] + spreads[i / hw] * x[i];
+  x = roundTo(t, x);
+  const auto gamma = roundTo(t, randomVector(rng, s.c, -1.5f, 1.5f));
+  const auto beta = roundTo(t, randomVector(rng, s.c));
+  const auto preAdd = roundTo(t, randomVector(rng, std::size_t(s.n) * s.c, -2.0f, 2.0f));
+  const auto scaleShift = roundTo(t, randomVector(rng, std::size_t(s.n) * 2 * s.c));
+  const float eps = 1e-5f;
+
+  TensorPool pool(gpu, 2 * s.count() * 4 + 8 * s.n * s.c * 4 + 65536);
+  Tensor tx = pool.make(s, t), tg = pool.make({1, s.c, 1, 1}, t), tb = pool.make({1, s.c, 1, 1}, t);
+  Tensor tp = pool.make({s.n, s.c, 1, 1}, t), tss = pool.make({s.n, 2 * s.c, 1, 1}, t);
+  Tensor to = c.inPlace ? tx : pool.make(s, t);
+  pool.upload(tx, x);
+  pool.upload(tg, gamma);
+  pool.upload(tb, beta);
+  pool.upload(tp, preAdd);
+  pool.upload(tss, scaleShift);
+  if (!c.inPlace) pool.poison(to);
+
+  Program prog(gpu);
+  ops::GroupNormIO io{tx, tg, tb, to, c.preAdd ? &tp : nullptr, c.scaleShift ? &tss : nullptr};
+  ops::groupNorm(prog, GpuTest::kernels(), io, {c.groups, eps, c.silu}, c.variant, c.localSize);
+  runProgram(gpu, prog);
+  expectClose(pool.download(to), reference(c, x, gamma, beta, preAdd, scaleShift, eps), t, "groupNorm");
+}
+
+// Odd channel counts, one group per channel and one group for all, pixel counts that are and are
+// not multiples of 4 (the two variants), batch 1 and 3.
+const Case kShapes[] = {
+    {{1, 13, 7, 5}, 13}, {{3, 13, 5, 3}, 1}, {{3, 3, 9, 11}, 3}, {{1, 12, 6, 6}, 4}, {{3, 6, 4, 5}, 2},
+};
+
+TEST_F(GroupNormTest, EveryOptionCombinationMatchesReference) {
+  for (DType t : precisions())
+    for (Case c : kShapes)
+      for (int mask = 0; mask < 8; ++mask) {
+        c.preAdd = mask & 1;
+        c.scaleShift = mask & 2;
+        c.silu = mask & 4;
+        check(t, c);
+      }
+}
+
+TEST_F(GroupNormTest, ScalarAndVec4VariantsAgreeWithReference) {
+  for (DType t : precisions())
+    for (auto v : {ops::GroupNormVariant::Scalar, ops::GroupNormVariant::Vec4}) {
+      Case c{{3, 16, 9, 4}, 8, true, true, true};
+      c.variant = v;
+      check(t, c);
+    }
+}
+
+TEST_F(GroupNormTest, EveryWorkgroupSizeADeviceMayGet) {
+  // The device picks one size (a subgroup on a CPU, 256 on a GPU); the reduction tree must hold
+  // for all of them, including sizes larger than a channel plane.
+  for (DType t : precisions())
+    for (uint32_t local : {1u, 64u, 256u}) {
+      Case c{{3, 12, 9, 7}, 4, true, true, true};
+      c.localSize = local;
+      check(t, c);
+      c.shape = {1, 8, 16, 20};
+      check(t, c);
+    }
+}
+
+TEST_F(GroupNormTest, AutoPicksVec4OnlyWhenPixelsComeInFours) {
+  EXPECT_EQ(ops::groupNormVariant(gpu().facts, {1, 8, 6, 6}), ops::GroupNormVariant::Vec4);
+  EXPECT_EQ(ops::groupNormVariant(gpu().facts, {1, 8, 7, 5}), ops::GroupNormVariant::Scalar);
+  EXPECT_EQ(ops::groupNormVariant(gpu().facts, {1, 8, 1, 2}), ops::GroupNormVariant::Scalar);
+}
+
+TEST_F(GroupNormTest, MeanFarFromZeroKeepsPrecision) {
+  // |mean| / std around 100: a one-pass E[h^2] - E[h]^2 in fp32 would lose the variance here.
+  for (DType t : precisions()) {
+    Case c{{2, 8, 16, 16}, 2};
+    c.offset = 60.0f;
+    c.preAdd = true;
+    check(t, c);
+  }
+}
+
+TEST_F(GroupNormTest, RunsInPlace) {
+  for (DType t : precisions()) check(t, Case{{3, 13, 7, 5}, 13, true, true, true, {}, true});
+}
+
+TEST_F(GroupNormTest, LargeImageWithThirtyTwoGroups) {
+  // 256x256x64: the largest GroupNorm of a 256-pixel U-Net; one workgroup walks 131072 values.
+  for (DType t : precisions()) check(t, Case{{1, 64, 256, 256}, 32, false, false, true});
+}
+
+TEST_F(GroupNormTest, RefusesBadInput) {
+  TensorPool pool(gpu(), 1 << 16);
+  const DType f = DType::F32;
+  Tensor x = pool.make({2, 12, 4, 4}, f), out = pool.make({2, 12, 4, 4}, f);
+  Tensor gamma = pool.make({1, 12, 1, 1}, f), beta = pool.make({1, 12, 1, 1}, f);
+  Tensor small = pool.make({1, 8, 1, 1}, f), wrongOut = pool.make({2, 12, 4, 5}, f);
+  Tensor preAdd = pool.make({2, 12, 1, 1}, f), badScaleShift = pool.make({2, 12, 1, 1}, f);
+  Tensor half = pool.make({2, 12, 4, 4}, DType::F16);
+  Program prog(gpu());
+  auto run = [&](ops::GroupNormIO io, uint32_t groups) {
+    ops::groupNorm(prog, kernels(), io, {groups, 1e-5f});
+  };
+  const ErrorCode bad = ErrorCode::InvalidArgument;
+  expectError([&] { run({x, gamma, beta, out}, 5); }, bad, "5 groups do not divide 12 channels");
+  expectError([&] { run({x, gamma, beta, out}, 0); }, bad, "0 groups do not divide 12 channels");
+  expectError([&] { run({x, gamma, beta, wrongOut}, 4); }, bad, "differs from input");
+  expectError([&] { run({x, Tensor{}, beta, out}, 4); }, bad, "affine gamma and beta are required");
+  expectError([&] { run({x, gamma, Tensor{}, out}, 4); }, bad, "affine gamma and beta are required");
+  expectError([&] { run({x, small, beta, out}, 4); }, bad, "must hold 12 values");
+  expectError([&] { run({x, gamma, beta, out, nullptr, &badScaleShift}, 4); }, bad, "must be [N,2C,1,1]");
+  expectError([&] { run({x, gamma, beta, out, &small}, 4); }, bad, "must be [N,C,1,1]");
+  expectError([&] { run({x, gamma, beta, half, &preAdd}, 4); }, bad, "one storage type");
+  Tensor odd = pool.make({1, 4, 3, 3}, f);
+  Tensor g4 = pool.make({1, 4, 1, 1}, f);
+  expectError(
+      [&] {
+        ops::groupNorm(prog, kernels(), {odd, g4, g4, odd}, {2, 1e-5f}, ops::GroupNormVariant::Vec4);
+      },
+      bad, "multiple of 4");
+  expectError(
+      [&] {
+        ops::groupNorm(prog, kernels(), {x, gamma, beta, out}, {4, 1e-5f}, {}, 48);
+      },
+      bad, "must be a power of two");
+  EXPECT_EQ(prog.size(), 0u);
+}
+
+}  // namespace
+}  // namespace tessera::test
