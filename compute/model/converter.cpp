@@ -1,0 +1,180 @@
+#include "converter.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <map>
+
+#include "checksum.hpp"
+#include "file_io.hpp"
+#include "half.hpp"
+#include "model_package.hpp"
+#include "tsr_format.hpp"
+#include "unet_layout.hpp"
+
+#ifndef TESSERA_VERSION
+#define TESSERA_VERSION "unknown"
+#endif
+
+namespace tessera::model {
+namespace {
+
+constexpr uint64_t kMaxConfigBytes = 1u << 20;
+constexpr uint64_t kMaxWeightsBytes = uint64_t(4) << 30;
+
+// Names the first few of a list in an error; a checkpoint for another architecture can differ
+// in hundreds of tensors and the message should stay readable.
+std::string nameList(const std::vector<std::string>& names) {
+  std::string s;
+  for (std::size_t i = 0; i < names.size() && i < 5; ++i) s += (i ? ", \"" : "\"") + names[i] + "\"";
+  if (names.size() > 5) s += " and " + std::to_string(names.size() - 5) + " more";
+  return s;
+}
+
+std::vector<std::byte> encode(const std::string& name, const std::vector<float>& values, DType dtype) {
+  std::vector<std::byte> out(values.size() * dtypeSize(dtype));
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (!std::isfinite(values[i]))
+      corrupt("tensor \"" + name + "\" holds a non-finite value at element " + std::to_string(i));
+    if (dtype == DType::F32) {
+      storeLE(out.data() + 4 * i, std::bit_cast<uint32_t>(values[i]), 4);
+    } else {
+      const uint16_t h = floatToHalf(values[i]);
+      if ((h & 0x7C00u) == 0x7C00u)
+        throw Error(ErrorCode::InvalidArgument, "tensor \"" + name + "\" element " + std::to_string(i) +
+                                                    " (" + std::to_string(values[i]) +
+                                                    ") does not fit in fp16");
+      storeLE(out.data() + 2 * i, h, 2);
+    }
+  }
+  return out;
+}
+
+Json readJsonFile(const std::filesystem::path& path) {
+  const std::vector<std::byte> bytes = readFileBytes(path, kMaxConfigBytes);
+  return parseJsonStrict(asText(asBytes(bytes)), ErrorCode::CorruptModel, path.filename().string());
+}
+
+std::string hex32(uint32_t v) {
+  char buf[9];
+  std::snprintf(buf, sizeof buf, "%08x", v);
+  return buf;
+}
+
+}  // namespace
+
+ModelFiles locateModelFiles(const std::filesystem::path& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw Error(ErrorCode::Io, dir.string() + ": not a directory");
+  ModelFiles f;
+  fs::path unetDir = dir;
+  if (!fs::exists(dir / "config.json", ec) && fs::exists(dir / "unet" / "config.json", ec))
+    unetDir = dir / "unet";
+  f.config = unetDir / "config.json";
+  if (!fs::exists(f.config, ec))
+    throw Error(ErrorCode::Io,
+                dir.string() + ": no config.json here or in unet/ (expected a diffusers UNet2DModel folder)");
+  f.weights = unetDir / "diffusion_pytorch_model.safetensors";
+  if (!fs::exists(f.weights, ec)) {
+    const bool pickle = fs::exists(unetDir / "diffusion_pytorch_model.bin", ec);
+    throw Error(ErrorCode::Io, unetDir.string() + ": no diffusion_pytorch_model.safetensors" +
+                                   (pickle ? " (only a .bin pickle, which tessera does not read; save with "
+                                             "safe_serialization=True)"
+                                           : ""));
+  }
+  // A pipeline keeps the scheduler in a sibling folder; a lone model may carry it beside itself.
+  for (const fs::path& p :
+       {unetDir / "scheduler_config.json", unetDir / ".." / "scheduler" / "scheduler_config.json"})
+    if (fs::exists(p, ec)) {
+      f.scheduler = p.lexically_normal();
+      break;
+    }
+  return f;
+}
+
+ConvertResult convertModel(const Json& config, const SafetensorsFile& weights,
+                           const std::optional<Json>& scheduler, const Json& provenance,
+                           const ConvertOptions& options) {
+  const SourceConfig source = parseSourceConfig(config);
+  const UnetLayout layout = UnetLayout::derive(source.unet);
+  const std::vector<TensorSpec> expected = layout.tensors();
+
+  std::vector<std::string> missing, extra;
+  std::map<std::string, int> wanted;
+  for (const TensorSpec& spec : expected) {
+    wanted[spec.name] = 0;
+    if (!weights.find(spec.name)) missing.push_back(spec.name);
+  }
+  for (const SafeTensor& t : weights.tensors())
+    if (!wanted.count(t.name)) extra.push_back(t.name);
+  if (!missing.empty())
+    corrupt("the checkpoint lacks " + std::to_string(missing.size()) +
+            " tensor(s) the config implies: " + nameList(missing));
+  if (!extra.empty())
+    corrupt("the checkpoint has " + std::to_string(extra.size()) +
+            " tensor(s) the config does not imply: " + nameList(extra));
+
+  ConvertResult result;
+  ConvertSummary& s = result.summary;
+  s.dtype = options.dtype;
+  std::vector<std::vector<std::byte>> storage;
+  std::vector<TsrTensorIn> tensors;
+  storage.reserve(expected.size());
+  for (const TensorSpec& spec : expected) {
+    const SafeTensor& t = *weights.find(spec.name);
+    const std::vector<uint64_t> want(spec.shape.begin(), spec.shape.end());
+    if (t.shape != want)
+      corrupt("tensor \"" + spec.name + "\" has shape " + shapeString(t.shape) + ", the config implies " +
+              shapeString(want));
+    storage.push_back(encode(spec.name, toFloat32(t), options.dtype));
+    tensors.push_back({spec.name, options.dtype, spec.shape, asBytes(storage.back())});
+    s.parameters += t.elements();
+    s.weightBytes += storage.back().size();
+  }
+  s.tensors = tensors.size();
+
+  ModelMetadata meta;
+  meta.architecture = source.unet;
+  meta.tessera = source.tessera;
+  if (scheduler) meta.trainingNoiseSchedule = checkNoiseSchedule(*scheduler);
+  meta.provenance = provenance;
+  meta.provenance["converter"] = std::string("tessera-convert ") + TESSERA_VERSION;
+  meta.provenance["stored_dtype"] = dtypeName(options.dtype);
+  meta.provenance["parameters"] = s.parameters;
+  result.package = writeTsr(meta.toJson().dump(1), tensors);
+  s.packageBytes = result.package.size();
+  // What the converter writes, the loader must accept: read it back with the loader's checks.
+  ModelPackage::fromBytes(asBytes(result.package));
+  return result;
+}
+
+ConvertResult convertModelDir(const std::filesystem::path& dir, const ConvertOptions& options) {
+  const ModelFiles files = locateModelFiles(dir);
+  const Json config = readJsonFile(files.config);
+  std::optional<Json> scheduler;
+  if (!files.scheduler.empty()) scheduler = readJsonFile(files.scheduler);
+  const std::vector<std::byte> weightBytes = readFileBytes(files.weights, kMaxWeightsBytes);
+  SafetensorsFile weights;
+  try {
+    weights = SafetensorsFile::parse(asBytes(weightBytes));
+  } catch (const Error& e) {
+    throw Error(e.code(), files.weights.filename().string() + ": " + e.what());
+  }
+  // File names only: a package must not carry the paths of the machine that made it.
+  Json provenance = Json::object();
+  provenance["source_config"] = files.config.filename().string();
+  provenance["source_weights"] = files.weights.filename().string();
+  provenance["source_weights_bytes"] = weightBytes.size();
+  provenance["source_weights_crc32"] = hex32(crc32(asBytes(weightBytes)));
+  // The checkpoint's own notes, unless they are too large to be notes.
+  if (!weights.metadata().empty() && Json(weights.metadata()).dump().size() <= 16 * 1024)
+    provenance["source_weights_metadata"] = weights.metadata();
+  if (!files.scheduler.empty()) provenance["source_scheduler"] = files.scheduler.filename().string();
+  ConvertResult r = convertModel(config, weights, scheduler, provenance, options);
+  r.summary.configPath = files.config;
+  r.summary.weightsPath = files.weights;
+  r.summary.schedulerPath = files.scheduler;
+  return r;
+}
+
+}  // namespace tessera::model

@@ -1,0 +1,280 @@
+// The converter and the package reader together: a checkpoint converts to a package that holds
+// its values exactly (fp32) or rounded to nearest (fp16); a checkpoint that does not match its
+// config, or a package whose metadata or tensors do not match, is refused naming the tensor.
+#include "converter.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "file_io.hpp"
+#include "model_fixtures.hpp"
+#include "model_package.hpp"
+#include "op_harness.hpp"
+
+namespace tessera::model {
+namespace {
+
+using test::expectError;
+using test::freshSeed;
+namespace fs = std::filesystem;
+
+ConvertResult convert(const Json& config, const std::vector<SafeTensorIn>& ckpt, DType dtype = DType::F32,
+                      const std::optional<Json>& scheduler = std::nullopt) {
+  const std::vector<std::byte> st = writeSafetensors(ckpt);
+  const SafetensorsFile f = SafetensorsFile::parse(asBytes(st));
+  return convertModel(config, f, scheduler, Json::object(), ConvertOptions{dtype});
+}
+
+std::vector<float> values(const SafeTensorIn& t) {
+  SafeTensor view{t.name, t.dtype, t.shape, asBytes(t.data)};
+  return toFloat32(view);
+}
+
+class Converter : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    seed_ = freshSeed();
+    rng_.seed(seed_);
+  }
+  std::string trace() const { return "seed " + std::to_string(seed_); }
+  uint64_t seed_ = 0;
+  std::mt19937_64 rng_;
+};
+
+TEST_F(Converter, EveryValueArrivesExactlyFromEachSourceDtype) {
+  SCOPED_TRACE(trace());
+  for (SafeDType src : {SafeDType::F32, SafeDType::F16, SafeDType::BF16}) {
+    const auto ckpt = fixtures::randomCheckpoint(fixtures::tinyConfig(), rng_, src);
+    const ConvertResult r = convert(fixtures::tinyConfig(), ckpt);
+    const ModelPackage p = ModelPackage::fromBytes(asBytes(r.package));
+    ASSERT_EQ(p.tensors().size(), ckpt.size());
+    uint64_t params = 0;
+    for (const SafeTensorIn& t : ckpt) {
+      const TsrTensor& got = p.tensor(t.name);
+      EXPECT_EQ(got.dtype, DType::F32);
+      EXPECT_EQ(std::vector<uint64_t>(got.shape.begin(), got.shape.end()), t.shape) << t.name;
+      const std::vector<float> want = values(t), have = toFloat32(got);
+      ASSERT_EQ(have.size(), want.size());
+      for (std::size_t i = 0; i < want.size(); ++i) ASSERT_EQ(have[i], want[i]) << t.name << "[" << i << "]";
+      params += want.size();
+    }
+    EXPECT_EQ(r.summary.parameters, params);
+    EXPECT_EQ(r.summary.tensors, ckpt.size());
+    EXPECT_EQ(r.summary.packageBytes, r.package.size());
+    EXPECT_EQ(p.metadata().tessera.paddingMode, PaddingMode::Circular);
+    EXPECT_EQ(p.metadata().tessera.classes, (std::vector<std::string>{"brick", "moss"}));
+    EXPECT_EQ(p.metadata().architecture.toJson(), parseSourceConfig(fixtures::tinyConfig()).unet.toJson());
+  }
+}
+
+TEST_F(Converter, Fp16PackageRoundsEachValueToTheNearestHalf) {
+  SCOPED_TRACE(trace());
+  const auto ckpt = fixtures::randomCheckpoint(fixtures::tinyConfig(), rng_);
+  const ConvertResult r = convert(fixtures::tinyConfig(), ckpt, DType::F16);
+  const ModelPackage p = ModelPackage::fromBytes(asBytes(r.package));
+  for (const SafeTensorIn& t : ckpt) {
+    const TsrTensor& got = p.tensor(t.name);
+    ASSERT_EQ(got.dtype, DType::F16);
+    const std::vector<float> want = values(t), have = toFloat32(got);
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      // Half has 11 significant bits: the nearest is within half an ulp, 2^-11 relative.
+      const double tol = std::ldexp(std::fabs(double(want[i])), -11) + std::ldexp(1.0, -25);
+      ASSERT_LE(std::fabs(double(have[i]) - want[i]), tol) << t.name << "[" << i << "]";
+    }
+  }
+  EXPECT_LT(r.summary.weightBytes, r.summary.parameters * 2 + 1);
+}
+
+TEST_F(Converter, MissingExtraAndMisshapenTensorsAreNamed) {
+  const Json cfg = fixtures::tinyConfig();
+  auto ckpt = fixtures::randomCheckpoint(cfg, rng_);
+  auto missing = ckpt;
+  missing.erase(missing.begin() + 7);
+  expectError([&] { convert(cfg, missing); }, ErrorCode::CorruptModel,
+              "lacks 1 tensor(s) the config implies: \"" + ckpt[7].name + "\"");
+  auto extra = ckpt;
+  extra.push_back(fixtures::randomCheckpoint(cfg, rng_)[0]);
+  extra.back().name = "down_blocks.0.attentions.0.to_q.weight";
+  expectError([&] { convert(cfg, extra); }, ErrorCode::CorruptModel,
+              "has 1 tensor(s) the config does not imply: \"down_blocks.0.attentions.0.to_q.weight\"");
+  auto misshapen = ckpt;
+  for (auto& t : misshapen)
+    if (t.name == "down_blocks.1.resnets.0.conv1.weight") t.shape = {6, 3, 9, 1};
+  expectError([&] { convert(cfg, misshapen); }, ErrorCode::CorruptModel,
+              "tensor \"down_blocks.1.resnets.0.conv1.weight\" has shape [6, 3, 9, 1], the config implies "
+              "[6, 3, 3, 3]");
+  // Checkpoints saved before diffusers renamed the attention weights (query/key/value/proj_attn).
+  auto old = ckpt;
+  for (auto& t : old)
+    if (t.name.find(".to_q.") != std::string::npos) t.name.replace(t.name.find(".to_q."), 6, ".query.");
+  expectError([&] { convert(cfg, old); }, ErrorCode::CorruptModel, "to_q.weight");
+  // A config for a different model: many differences, the message stays short.
+  Json deeper = cfg;
+  deeper["layers_per_block"] = 3;
+  expectError([&] { convert(deeper, ckpt); }, ErrorCode::CorruptModel, " more");
+}
+
+TEST_F(Converter, NonFiniteAndOutOfRangeValuesAreRefused) {
+  const Json cfg = fixtures::tinyConfig();
+  auto ckpt = fixtures::randomCheckpoint(cfg, rng_);
+  auto bad = ckpt;
+  storeLE(bad[3].data.data() + 8, std::bit_cast<uint32_t>(std::nanf("")), 4);
+  expectError([&] { convert(cfg, bad); }, ErrorCode::CorruptModel,
+              "tensor \"" + bad[3].name + "\" holds a non-finite value at element 2");
+  bad = ckpt;
+  storeLE(bad[5].data.data(), std::bit_cast<uint32_t>(1e5f), 4);
+  EXPECT_NO_THROW(convert(cfg, bad, DType::F32));
+  expectError([&] { convert(cfg, bad, DType::F16); }, ErrorCode::InvalidArgument,
+              "tensor \"" + bad[5].name + "\" element 0 (100000.000000) does not fit in fp16");
+}
+
+TEST_F(Converter, TrainingNoiseScheduleIsRecorded) {
+  const Json cfg = fixtures::tinyConfig();
+  const auto ckpt = fixtures::randomCheckpoint(cfg, rng_);
+  const Json sched = {{"_class_name", "DDPMScheduler"}, {"beta_schedule", "squaredcos_cap_v2"},
+                      {"beta_start", 0.0001},           {"beta_end", 0.02},
+                      {"num_train_timesteps", 1000},    {"prediction_type", "v_prediction"},
+                      {"clip_sample", false},           {"trained_betas", nullptr}};
+  const ConvertResult r = convert(cfg, ckpt, DType::F32, sched);
+  const ModelPackage p = ModelPackage::fromBytes(asBytes(r.package));
+  ASSERT_TRUE(p.metadata().trainingNoiseSchedule.has_value());
+  EXPECT_EQ(*p.metadata().trainingNoiseSchedule, sched);
+  expectError(
+      [&] {
+        convert(cfg, ckpt, DType::F32, Json{{"beta_start", "small"}});
+      },
+      ErrorCode::InvalidArgument, "scheduler config key \"beta_start\"");
+  expectError(
+      [&] {
+        convert(cfg, ckpt, DType::F32, Json{{"num_train_timesteps", 0}});
+      },
+      ErrorCode::InvalidArgument, "\"num_train_timesteps\"");
+}
+
+// Writes a package with the given metadata and the tensors of a valid one, bypassing the
+// converter, to reach the reader's semantic checks.
+std::vector<std::byte> repackage(const std::vector<std::byte>& valid, const Json& meta,
+                                 const std::function<void(std::vector<TsrTensorIn>&)>& edit = {}) {
+  const TsrContainer c = TsrContainer::parse(asBytes(valid));
+  std::vector<TsrTensorIn> ts;
+  for (const TsrTensor& t : c.tensors()) ts.push_back({t.name, t.dtype, t.shape, t.data});
+  if (edit) edit(ts);
+  return writeTsr(meta.dump(), ts);
+}
+
+TEST_F(Converter, PackageMetadataAndTensorsMustAgree) {
+  const std::vector<std::byte> valid = fixtures::tinyPackage(rng_);
+  const Json meta =
+      parseJsonStrict(TsrContainer::parse(asBytes(valid)).metadataText(), ErrorCode::CorruptModel, "m");
+  const auto refused = [&](const std::vector<std::byte>& f, const std::string& needle) {
+    expectError([&] { ModelPackage::fromBytes(asBytes(f)); }, ErrorCode::CorruptModel, needle);
+  };
+  EXPECT_NO_THROW(ModelPackage::fromBytes(asBytes(repackage(valid, meta))));
+  Json m = meta;
+  m["sampler"] = "heun";
+  refused(repackage(valid, m), "unknown key \"sampler\"");
+  m = meta;
+  m.erase("provenance");
+  refused(repackage(valid, m), "\"provenance\" is missing");
+  m = meta;
+  m["architecture"]["act_fn"] = "gelu";
+  refused(repackage(valid, m), "\"act_fn\": value \"gelu\" is not supported");
+  m = meta;
+  m["architecture"]["layers_per_block"] = 2;
+  refused(repackage(valid, m), "which the architecture needs, is missing");
+  m = meta;
+  m["architecture"]["num_class_embeds"] = 4;
+  refused(repackage(valid, m),
+          "tensor \"class_embedding.weight\" has shape [3, 12], the architecture needs [4, 12]");
+  m = meta;
+  m["tessera"]["null_class"] = 7;
+  refused(repackage(valid, m), "tessera.null_class");
+  refused(repackage(valid, meta,
+                    [](auto& ts) {
+                      ts.push_back({"extra.bias", DType::F32, {1}, ts[1].data.first(4)});
+                    }),
+          "tensor \"extra.bias\" is not part of the architecture");
+  std::vector<std::byte> withNan;
+  refused(repackage(valid, meta,
+                    [&](auto& ts) {
+                      for (auto& t : ts)
+                        if (t.name == "conv_norm_out.bias") {
+                          withNan.assign(t.data.begin(), t.data.end());
+                          storeLE(withNan.data() + 4, 0x7FC00000u, 4);  // element 1: a quiet NaN
+                          t.data = asBytes(withNan);
+                        }
+                    }),
+          "tensor \"conv_norm_out.bias\" holds a non-finite value at element 1");
+}
+
+class ConverterFolders : public Converter {
+ protected:
+  void SetUp() override {
+    Converter::SetUp();
+    dir_ = fs::temp_directory_path() / ("tessera_convert_" + std::to_string(seed_));
+    fs::remove_all(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  void writeModel(const fs::path& d, const Json& config) {
+    fs::create_directories(d);
+    std::ofstream(d / "config.json") << config.dump(1);
+    const auto st = writeSafetensors(fixtures::randomCheckpoint(config, rng_), {{"format", "pt"}});
+    writeFileAtomically(d / "diffusion_pytorch_model.safetensors", asBytes(st));
+  }
+  fs::path dir_;
+};
+
+TEST_F(ConverterFolders, ModelFolderPipelineFolderAndSchedulerBesideTheModel) {
+  const Json sched = {{"_class_name", "EulerDiscreteScheduler"}, {"beta_schedule", "linear"}};
+  writeModel(dir_ / "plain", fixtures::tinyConfig());
+  ConvertResult r = convertModelDir(dir_ / "plain", {});
+  EXPECT_TRUE(r.summary.schedulerPath.empty());
+  ModelPackage p = ModelPackage::fromBytes(asBytes(r.package));
+  EXPECT_FALSE(p.metadata().trainingNoiseSchedule);
+  EXPECT_EQ(p.metadata().provenance["source_weights"], "diffusion_pytorch_model.safetensors");
+  EXPECT_EQ(p.metadata().provenance["source_weights_metadata"]["format"], "pt");
+  EXPECT_EQ(p.metadata().provenance["source_weights_crc32"].get<std::string>().size(), 8u);
+
+  writeModel(dir_ / "pipe" / "unet", fixtures::tinyConfig());
+  fs::create_directories(dir_ / "pipe" / "scheduler");
+  std::ofstream(dir_ / "pipe" / "scheduler" / "scheduler_config.json") << sched.dump();
+  for (const fs::path& d : {dir_ / "pipe", dir_ / "pipe" / "unet"}) {
+    r = convertModelDir(d, {DType::F16});
+    p = ModelPackage::fromBytes(asBytes(r.package));
+    ASSERT_TRUE(p.metadata().trainingNoiseSchedule) << d;
+    EXPECT_EQ(*p.metadata().trainingNoiseSchedule, sched);
+    EXPECT_EQ(p.tensors()[0].dtype, DType::F16);
+  }
+  std::ofstream(dir_ / "plain" / "scheduler_config.json") << sched.dump();
+  EXPECT_TRUE(ModelPackage::fromBytes(asBytes(convertModelDir(dir_ / "plain", {}).package))
+                  .metadata()
+                  .trainingNoiseSchedule);
+  // Nothing machine-specific is recorded: the folder's path appears nowhere in the package.
+  const std::string text(reinterpret_cast<const char*>(r.package.data()), r.package.size());
+  EXPECT_EQ(text.find(dir_.string()), std::string::npos);
+}
+
+TEST_F(ConverterFolders, FolderProblemsAreNamed) {
+  expectError([&] { convertModelDir(dir_ / "absent", {}); }, ErrorCode::Io, "not a directory");
+  fs::create_directories(dir_ / "empty");
+  expectError([&] { convertModelDir(dir_ / "empty", {}); }, ErrorCode::Io, "no config.json here or in unet/");
+  writeModel(dir_ / "bin", fixtures::tinyConfig());
+  fs::rename(dir_ / "bin" / "diffusion_pytorch_model.safetensors",
+             dir_ / "bin" / "diffusion_pytorch_model.bin");
+  expectError([&] { convertModelDir(dir_ / "bin", {}); }, ErrorCode::Io, "only a .bin pickle");
+  writeModel(dir_ / "badjson", fixtures::tinyConfig());
+  std::ofstream(dir_ / "badjson" / "config.json") << "{\"_class_name\": \"UNet2DModel\",}";
+  expectError([&] { convertModelDir(dir_ / "badjson", {}); }, ErrorCode::CorruptModel,
+              "config.json: not valid JSON");
+  writeModel(dir_ / "badst", fixtures::tinyConfig());
+  std::ofstream(dir_ / "badst" / "diffusion_pytorch_model.safetensors") << "12345678";
+  expectError([&] { convertModelDir(dir_ / "badst", {}); }, ErrorCode::CorruptModel,
+              "diffusion_pytorch_model.safetensors: safetensors: header length");
+}
+
+}  // namespace
+}  // namespace tessera::model
