@@ -20,6 +20,9 @@ void Program::add(const vk::Kernel& kernel, std::initializer_list<BufferRef> bin
                   double flops) {
   const std::string what = "dispatch of '" + kernel.name + "': ";
   if (finalized()) fail(ErrorCode::InvalidArgument, what + "program already finalized");
+  if (bindings.size() > kMaxBindings)
+    fail(ErrorCode::InvalidArgument, what + std::to_string(bindings.size()) + " buffers, more than a program holds (" +
+                                         std::to_string(kMaxBindings) + ")");
   if (bindings.size() != kernel.bindingCount)
     fail(ErrorCode::InvalidArgument, what + std::to_string(bindings.size()) + " buffers given, shader binds " +
                                          std::to_string(kernel.bindingCount));

@@ -3,16 +3,17 @@
 // variant: any head_dim, no subgroup operations):
 //   o[t] = sum_j softmax_j(q[t] . k[j] * scale) v[j]
 // q, k, v and o are head-major, [N, heads, HW, D]: head h holds channels h*D..h*D+D-1, as
-// diffusers splits them. The softmax is online (running max and sum, rescaled once per block
-// of KB keys), all in fp32, so no HW x HW score matrix is stored. The output overwrites q in
-// place: each lane reads only its own query row, before it writes the same elements.
+// diffusers splits them, so pair z = n * heads + h starts at z * HW * D. The softmax is online
+// (running max and sum, rescaled once per block of KB keys), all in fp32, so no HW x HW score
+// matrix is stored. The output overwrites q in place: each lane reads only its own query row,
+// before it writes the same elements. One dispatch covers one block of query rows for a run
+// of pairs (push constants), which bounds the work of any one dispatch.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
 #include "common.glsl"
 layout(local_size_x_id = 0) in;
-layout(constant_id = 1) const uint C = 1;   // channels = heads * D
-layout(constant_id = 2) const uint HW = 1;  // tokens
-layout(constant_id = 3) const uint D = 1;   // head_dim
+layout(constant_id = 1) const uint HW = 1;  // tokens
+layout(constant_id = 2) const uint D = 1;   // head_dim
 const uint KB = 8;                          // keys per online-softmax block
 const float kNegBig = -1.0e30;              // finite "minus infinity": exp2 of it is 0, no inf - inf
 
@@ -22,12 +23,17 @@ layout(std430, binding = 2) readonly buffer V { STORE_T v[]; };
 
 layout(push_constant) uniform Push {
   float scaleLog2e;  // head_dim^-0.5 * log2(e): scores in base 2, so exp2 replaces exp
+  uint z0;           // first (batch, head) pair of the block; gl_WorkGroupID.y counts on
+  uint row0;         // the block's query rows: [row0, rowEnd)
+  uint rowEnd;
 } p;
 
 void main() {
-  const uint t = gl_GlobalInvocationID.x;
-  if (t >= HW) return;
-  const uint base = (gl_WorkGroupID.z * C + gl_WorkGroupID.y * D) * HW;
+  const uint t = p.row0 + gl_GlobalInvocationID.x;
+  // Lanes past the block stop here: the next block's query rows must stay unwritten until it
+  // has read them.
+  if (t >= p.rowEnd) return;
+  const uint base = (p.z0 + gl_WorkGroupID.y) * HW * D;
 
   float q[D];
   float acc[D];

@@ -16,6 +16,9 @@
 // The including file declares the bindings a[], b[], y[] (vec4 arrays) and defines LDA4 (A's
 // load, widening to vec4), STY4 (Y's store) and EPILOGUE(v, r, c, i): the vec4 to store for
 // row r, column c, Y element index i (4 columns of row r, or in the "heads" layout 4 rows).
+// It may define A_BASE, B_BASE, Y_BASE: element offsets (multiples of 4, from push constants)
+// added to every index of that operand, so one pipeline serves every block of a chunked
+// product (a binding's offset would have to meet the device's offset alignment).
 #extension GL_EXT_control_flow_attributes : require
 #extension GL_KHR_shader_subgroup_basic : require
 #extension GL_KHR_shader_subgroup_ballot : require
@@ -30,12 +33,22 @@ layout(constant_id = 7) const uint B_HEAD = 0;
 layout(constant_id = 8) const uint Y_HEAD = 0;
 const uint TM = 8;  // rows per workgroup: one per lane of 8
 
+#ifndef A_BASE
+#define A_BASE 0u
+#endif
+#ifndef B_BASE
+#define B_BASE 0u
+#endif
+#ifndef Y_BASE
+#define Y_BASE 0u
+#endif
+
 uint bIndex(uint z, uint k, uint c) {
-  return z * B_ZSTRIDE + (B_HEAD == 0u ? k * NC + c : (k / B_HEAD * NC + c) * B_HEAD + k % B_HEAD);
+  return B_BASE + z * B_ZSTRIDE + (B_HEAD == 0u ? k * NC + c : (k / B_HEAD * NC + c) * B_HEAD + k % B_HEAD);
 }
 
 uint yIndex(uint z, uint r, uint c) {
-  return z * Y_ZSTRIDE + (Y_HEAD == 0u ? r * NC + c : (r / Y_HEAD * NC + c) * Y_HEAD + r % Y_HEAD);
+  return Y_BASE + z * Y_ZSTRIDE + (Y_HEAD == 0u ? r * NC + c : (r / Y_HEAD * NC + c) * Y_HEAD + r % Y_HEAD);
 }
 
 void gemm() {
@@ -44,7 +57,7 @@ void gemm() {
   const uint c0 = gl_GlobalInvocationID.x * 4u;
   // Lanes past the last column still load (clamped) and take part in the broadcasts.
   const uint cl = min(c0, NC - 4u);
-  const uint aRow = z * A_ZSTRIDE + min(r0 + (gl_SubgroupInvocationID & 7u), M - 1u) * K;
+  const uint aRow = A_BASE + z * A_ZSTRIDE + min(r0 + (gl_SubgroupInvocationID & 7u), M - 1u) * K;
 
   vec4 acc[TM];  // acc[m]: this lane's 4 columns of row r0 + m
   [[unroll]] for (uint m = 0; m < TM; ++m) acc[m] = vec4(0.0);

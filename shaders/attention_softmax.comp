@@ -1,7 +1,8 @@
 #version 450
-// Row softmax of the fp32 attention scores, in place: e[t][j] = exp2(s[t][j] - max_j s[t][j]),
-// and 1 / sum_j e[t][j] per row, which attention_pv applies to its output rows (dividing HW
-// values per row instead of HW * HW). One lane per row.
+// Row softmax of one block of fp32 attention scores (every row of the block, all pairs), in
+// place: e[t][j] = exp2(s[t][j] - max_j s[t][j]), and 1 / sum_j e[t][j] per row, which
+// attention_pv applies to its output rows (dividing HW values per row instead of HW * HW).
+// One lane per row.
 #extension GL_GOOGLE_include_directive : require
 #extension GL_EXT_control_flow_attributes : require
 #include "common.glsl"

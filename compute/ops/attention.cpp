@@ -12,6 +12,9 @@ namespace {
 constexpr VkDeviceSize kScratchAlign = 256;
 constexpr uint32_t kGemmRows = 8;  // TM in attention_gemm.glsl and attention_linear.comp
 constexpr double kLog2e = 1.4426950408889634;
+// Query rows of a block when they must be cut finer than a pair: 32 fills a lavapipe subgroup
+// of attention_scores (4 queries per lane) and a workgroup of attention_core.
+constexpr std::size_t kBlockRowStep = 32;
 
 VkDeviceSize alignUp(VkDeviceSize v) { return (v + kScratchAlign - 1) / kScratchAlign * kScratchAlign; }
 
@@ -20,8 +23,18 @@ struct LinearPush {
   float rescale;
 };
 
-struct ScalePush {
+struct ScoresPush {
   float scaleLog2e;
+  uint32_t z0, row0;
+};
+
+struct BlockPush {
+  uint32_t z0, row0;
+};
+
+struct CorePush {
+  float scaleLog2e;
+  uint32_t z0, row0, rowEnd;
 };
 
 struct RowsPush {
@@ -34,15 +47,14 @@ struct ScratchLayout {
   VkDeviceSize total() const { return 3 * qkvPart + scoresPart + alignUp(rowScaleBytes); }
 };
 
-ScratchLayout scratchLayout(const Shape4& s, uint32_t headDim, DType dtype) {
-  const std::size_t hw = std::size_t(s.h) * s.w;
-  const std::size_t heads = headDim ? (s.c + headDim - 1) / headDim : 0;
+ScratchLayout scratchLayout(const Shape4& s, uint32_t headDim, DType dtype, std::size_t scoreBlockBytes) {
+  const AttentionBlocks b = attentionBlocks(s, headDim, scoreBlockBytes);
   ScratchLayout l;
   l.qkvBytes = s.count() * dtypeSize(dtype);
   l.qkvPart = alignUp(l.qkvBytes);
-  l.scoresBytes = std::size_t(s.n) * heads * hw * hw * 4;  // fp32 whatever the storage type
+  l.scoresBytes = std::size_t(b.pairs) * b.rows * s.h * s.w * 4;  // fp32 whatever the storage type
   l.scoresPart = alignUp(l.scoresBytes);
-  l.rowScaleBytes = std::size_t(s.n) * heads * hw * 4;
+  l.rowScaleBytes = std::size_t(b.pairs) * b.rows * 4;
   return l;
 }
 
@@ -59,7 +71,9 @@ struct Plan {
 
 Plan plan(const vk::DeviceFacts& f, uint32_t tokens, uint32_t headDim) {
   Plan p;
-  p.fast = f.hasSubgroupBroadcast() && f.subgroupSize >= 8 && headDim % 4 == 0 && tokens % 4 == 0;
+  // attention_scores takes 8 keys per workgroup row, all keys in one dispatch.
+  p.fast = f.hasSubgroupBroadcast() && f.subgroupSize >= 8 && headDim % 4 == 0 && tokens % 4 == 0 &&
+           divUp(tokens, kGemmRows) <= f.maxWorkgroupCount[1];
   p.subgroup = std::max<uint32_t>(f.subgroupSize, 8);
   p.linearLocal = std::max<uint32_t>(32, p.subgroup);
   // Up to 4 tokens per lane keeps 8 x 4 accumulators in registers; fewer on small maps so
@@ -88,6 +102,14 @@ void addGemm(Program& prog, vk::KernelCache& kernels, const char* name, bool fp1
            divUp(g.m, kGemmRows), g.batches, 2.0 * g.batches * g.m * g.k * g.nc);
 }
 
+// Calls fn(z0, zn, r0, rn) for each block: pairs [z0, z0 + zn), query rows [r0, r0 + rn).
+template <class Fn>
+void forEachBlock(const AttentionBlocks& b, uint32_t pairs, uint32_t tokens, Fn&& fn) {
+  for (uint32_t z0 = 0; z0 < pairs; z0 += b.pairs)
+    for (uint32_t r0 = 0; r0 < tokens; r0 += b.rows)
+      fn(z0, std::min(b.pairs, pairs - z0), r0, std::min(b.rows, tokens - r0));
+}
+
 enum class Layout : uint32_t { Nchw = 0, HeadMajor = 1 };
 
 void linearGeneral(Program& prog, vk::KernelCache& kernels, const Plan& plan, const Shape4& s,
@@ -109,8 +131,22 @@ void linearGeneral(Program& prog, vk::KernelCache& kernels, const Plan& plan, co
 
 }  // namespace
 
+AttentionBlocks attentionBlocks(const Shape4& s, uint32_t headDim, std::size_t scoreBlockBytes) {
+  const std::size_t tokens = std::size_t(s.h) * s.w;
+  const std::size_t pairs = std::size_t(s.n) * (headDim ? (s.c + headDim - 1) / headDim : 0);
+  if (tokens == 0 || pairs == 0) return {uint32_t(tokens), uint32_t(pairs)};
+  const std::size_t fit = scoreBlockBytes / 4 / tokens;  // score rows, of any pairs, in budget
+  if (fit >= pairs * tokens) return {uint32_t(tokens), uint32_t(pairs)};
+  // Every pair in each block, the rows cut in steps: the same dispatch count as blocks of one
+  // pair, and the pairs split only where even one step of rows of each does not fit.
+  if (fit >= pairs * kBlockRowStep)
+    return {uint32_t(fit / pairs / kBlockRowStep * kBlockRowStep), uint32_t(pairs)};
+  const std::size_t rows = std::min(tokens, kBlockRowStep);
+  return {uint32_t(rows), uint32_t(std::clamp<std::size_t>(fit / rows, 1, pairs))};
+}
+
 std::size_t attentionScratchBytes(const Shape4& shape, uint32_t headDim, DType dtype) {
-  return scratchLayout(shape, headDim, dtype).total();
+  return scratchLayout(shape, headDim, dtype, kAttentionScoreBlockBytes).total();
 }
 
 void attention(Program& prog, vk::KernelCache& kernels, const Tensor& xn, const Tensor& x,
@@ -123,12 +159,18 @@ void attention(Program& prog, vk::KernelCache& kernels, const Tensor& xn, const 
           "shapes differ: xn " + s.str() + ", x " + x.shape.str() + ", out " + out.shape.str());
   require(headDim > 0 && s.c % headDim == 0, op,
           "head_dim " + std::to_string(headDim) + " does not divide " + std::to_string(s.c) + " channels");
-  require(hw <= kAttentionMaxTokens, op,
-          std::to_string(hw) + " tokens (" + std::to_string(s.h) + "x" + std::to_string(s.w) +
-              ") exceed the " + std::to_string(kAttentionMaxTokens) + " this kernel serves");
+  require(s.count() > 0, op, "xn " + s.str() + " is empty");
+  const DType t = xn.dtype;
+  const uint64_t range = kernels.gpu().facts.maxStorageBufferRange;
+  const uint64_t perToken = uint64_t(s.n) * s.c * dtypeSize(t);
+  require(perToken * hw <= range, op,
+          std::to_string(hw) + " tokens (" + std::to_string(s.h) + "x" + std::to_string(s.w) + ") of " +
+              s.str() + " make k and v " + std::to_string(perToken * hw) +
+              " bytes each, bound whole; the device's " + "storage-buffer range of " + std::to_string(range) +
+              " bytes allows at most " + std::to_string(range / perToken) +
+              " tokens at this batch, channel count and storage type");
   require(std::isfinite(rescaleOutputFactor) && rescaleOutputFactor != 0.0f, op,
           "rescale_output_factor must be finite and non-zero");
-  const DType t = xn.dtype;
   const std::pair<const Tensor*, const char*> named[] = {
       {&weights.toQ, "to_q.weight"},       {&weights.toQBias, "to_q.bias"},
       {&weights.toK, "to_k.weight"},       {&weights.toKBias, "to_k.bias"},
@@ -147,7 +189,13 @@ void attention(Program& prog, vk::KernelCache& kernels, const Tensor& xn, const 
                 std::to_string(want) + " expected for " + std::to_string(s.c) + " channels");
     requireFits(*tensor, op, name);
   }
-  const ScratchLayout l = scratchLayout(s, headDim, t);
+  const std::size_t blockBytes =
+      options.scoreBlockBytes ? options.scoreBlockBytes : kAttentionScoreBlockBytes;
+  const ScratchLayout l = scratchLayout(s, headDim, t, blockBytes);
+  // Only past a million tokens: a block holds at least 32 query rows of one pair.
+  require(l.scoresBytes <= range, op,
+          "a block of " + std::to_string(l.scoresBytes) + " bytes of scores for " + std::to_string(hw) +
+              " tokens exceeds the device's storage-buffer range of " + std::to_string(range) + " bytes");
   require(scratch.ref.buffer != VK_NULL_HANDLE && scratch.ref.size >= l.total(), op,
           "scratch of " + std::to_string(scratch.ref.size) + " bytes is smaller than the " +
               std::to_string(l.total()) + " bytes " + s.str() + " with head_dim " + std::to_string(headDim) +
@@ -160,7 +208,8 @@ void attention(Program& prog, vk::KernelCache& kernels, const Tensor& xn, const 
   const BufferRef scores{sb, at + 3 * l.qkvPart, l.scoresBytes};
   const BufferRef rowScale{sb, at + 3 * l.qkvPart + l.scoresPart, l.rowScaleBytes};
   const bool fp16 = t == DType::F16;
-  const uint32_t heads = s.c / headDim;
+  const uint32_t pairs = s.n * (s.c / headDim);
+  const AttentionBlocks blocks = attentionBlocks(s, headDim, blockBytes);
   const uint32_t chw = s.c * hw;
   const float scaleLog2e = static_cast<float>(1.0 / std::sqrt(double(headDim)) * kLog2e);
   Plan pl = plan(kernels.gpu().facts, hw, headDim);
@@ -177,17 +226,26 @@ void attention(Program& prog, vk::KernelCache& kernels, const Tensor& xn, const 
       addGemm(prog, kernels, "attention_linear_vec4", fp16, pl, proj,
               {projections[i].first->ref, xn.ref, projections[i].second->ref, xn.ref, *projected[i]}, &plain,
               sizeof plain);
-    // Per (batch, head): scores S[t][j] = k_j . q_t * scale, in base 2.
-    const Gemm qk{hw, headDim, hw, hw * headDim, hw * headDim, hw * hw, headDim, hw, s.n * heads};
-    const ScalePush scale{scaleLog2e};
-    addGemm(prog, kernels, "attention_scores", fp16, pl, qk, {k, q, scores}, &scale, sizeof scale);
-    const uint32_t rows = s.n * heads * hw;
-    const uint32_t softmaxSpec[] = {pl.subgroup, hw};
-    prog.add(kernels.get("attention_softmax", fp16, softmaxSpec), {scores, rowScale}, RowsPush{rows},
-             strideGroups(kernels.gpu(), rows, pl.subgroup), 1, 1, 4.0 * rows * hw);
-    // o = softmax(S) v, over q's place (q is no longer needed).
-    const Gemm pv{hw, hw, headDim, hw * hw, hw * headDim, hw * headDim, 0, 0, s.n * heads};
-    addGemm(prog, kernels, "attention_pv", fp16, pl, pv, {scores, v, rowScale, q});
+    // Per block of query rows of a run of (batch, head) pairs: scores, softmax, then the output
+    // rows over the block's q rows (which later blocks do not read).
+    forEachBlock(blocks, pairs, hw, [&](uint32_t z0, uint32_t zn, uint32_t r0, uint32_t rn) {
+      // S[t][j] = k_j . q_(r0+t) * scale, in base 2.
+      const BufferRef blockScores{sb, scores.offset, VkDeviceSize(zn) * rn * hw * 4};
+      const BufferRef blockRowScale{sb, rowScale.offset, VkDeviceSize(zn) * rn * 4};
+      const Gemm qk{hw, headDim, rn, hw * headDim, hw * headDim, rn * hw, headDim, hw, zn};
+      const ScoresPush scoresPush{scaleLog2e, z0, r0};
+      addGemm(prog, kernels, "attention_scores", fp16, pl, qk, {k, q, blockScores}, &scoresPush,
+              sizeof scoresPush);
+      const uint32_t rows = zn * rn;
+      const uint32_t softmaxSpec[] = {pl.subgroup, hw};
+      prog.add(kernels.get("attention_softmax", fp16, softmaxSpec), {blockScores, blockRowScale},
+               RowsPush{rows}, strideGroups(kernels.gpu(), rows, pl.subgroup), 1, 1, 4.0 * rows * hw);
+      // o = softmax(S) v.
+      const Gemm pv{rn, hw, headDim, rn * hw, hw * headDim, hw * headDim, 0, 0, zn};
+      const BlockPush pvPush{z0, r0};
+      addGemm(prog, kernels, "attention_pv", fp16, pl, pv, {blockScores, v, blockRowScale, q}, &pvPush,
+              sizeof pvPush);
+    });
     // out = (W_out o + b + x) / rescale, back to NCHW.
     const Gemm outProj{s.c, s.c, hw, 0, chw, chw, headDim, 0, s.n};
     const LinearPush residual{1, rescaleOutputFactor};
@@ -199,9 +257,13 @@ void attention(Program& prog, vk::KernelCache& kernels, const Tensor& xn, const 
   for (int i = 0; i < 3; ++i)
     linearGeneral(prog, kernels, pl, s, headDim, fp16, xn.ref, Layout::Nchw, *projections[i].first,
                   *projections[i].second, xn.ref, *projected[i], Layout::HeadMajor, false, 1.0f);
-  const uint32_t spec[] = {pl.coreLocal, s.c, hw, headDim};
-  prog.add(kernels.get("attention_core", fp16, spec), {q, k, v}, ScalePush{scaleLog2e},
-           divUp(hw, pl.coreLocal), heads, s.n, 4.0 * s.n * double(hw) * hw * s.c);
+  // Blocked like the fast path, so no one dispatch grows with the square of the map (a display
+  // GPU's driver may reset a device over one long dispatch).
+  const uint32_t spec[] = {pl.coreLocal, hw, headDim};
+  forEachBlock(blocks, pairs, hw, [&](uint32_t z0, uint32_t zn, uint32_t r0, uint32_t rn) {
+    prog.add(kernels.get("attention_core", fp16, spec), {q, k, v}, CorePush{scaleLog2e, z0, r0, r0 + rn},
+             divUp(rn, pl.coreLocal), zn, 1, 4.0 * zn * double(rn) * hw * headDim);
+  });
   // The core left the attention output, head-major, in q's place.
   linearGeneral(prog, kernels, pl, s, headDim, fp16, q, Layout::HeadMajor, weights.toOut, weights.toOutBias,
                 x.ref, out.ref, Layout::Nchw, true, rescaleOutputFactor);
