@@ -44,19 +44,11 @@ void avgPool2x2(Program& prog, vk::KernelCache& kernels, const Tensor& in, const
   const bool vec4 = variant == AvgPoolVariant::Vec4;
   require(!vec4 || s.w % 4 == 0, kOp, "the vec4 variant needs the input width a multiple of 4");
 
-  // Invocations along an output row touch neighbouring memory; 64 in all, the x extent no wider
-  // than the row so that narrow low-resolution rows do not leave most of them idle.
-  const uint32_t columns = vec4 ? s.w / 4 : want.w;
-  uint32_t lx = 8;
-  while (lx < 64 && lx < columns) lx *= 2;
-  const uint32_t ly = 64 / lx;
-  const uint32_t spec[] = {lx, ly};
-  const vk::Kernel& k = kernels.get(vec4 ? "avg_pool2x2_vec4" : "avg_pool2x2", in.dtype == DType::F16, spec);
   const uint32_t planes = s.n * s.c;
-  const uint32_t gx = std::min(divUp(columns, lx), f.maxWorkgroupCount[0]);
-  const uint32_t gy = std::min(divUp(want.h, ly), f.maxWorkgroupCount[1]);
-  const uint32_t gz = std::min(planes, f.maxWorkgroupCount[2]);
-  prog.add(k, {in.ref, out.ref}, Push{planes, s.h, s.w}, gx, gy, gz, 4.0 * double(want.count()));
+  const PlaneGrid g = planeGrid(f, vec4 ? s.w / 4 : want.w, want.h, planes);
+  const uint32_t spec[] = {g.lx, g.ly};
+  const vk::Kernel& k = kernels.get(vec4 ? "avg_pool2x2_vec4" : "avg_pool2x2", in.dtype == DType::F16, spec);
+  prog.add(k, {in.ref, out.ref}, Push{planes, s.h, s.w}, g.gx, g.gy, g.gz, 4.0 * double(want.count()));
 }
 
 }  // namespace tessera::ops

@@ -44,20 +44,12 @@ void upsampleNearest2x(Program& prog, vk::KernelCache& kernels, const Tensor& in
   const bool vec4 = variant == UpsampleVariant::Vec4;
   require(!vec4 || s.w % 2 == 0, kOp, "the vec4 variant needs an even input width");
 
-  // Invocations along a row touch neighbouring memory; 64 in all, the x extent no wider than the
-  // row so that narrow low-resolution rows do not leave most of them idle.
-  const uint32_t columns = vec4 ? s.w / 2 : s.w;
-  uint32_t lx = 8;
-  while (lx < 64 && lx < columns) lx *= 2;
-  const uint32_t ly = 64 / lx;
-  const uint32_t spec[] = {lx, ly};
+  const uint32_t planes = s.n * s.c;
+  const PlaneGrid g = planeGrid(f, vec4 ? s.w / 2 : s.w, s.h, planes);
+  const uint32_t spec[] = {g.lx, g.ly};
   const vk::Kernel& k =
       kernels.get(vec4 ? "upsample_nearest2x_vec4" : "upsample_nearest2x", in.dtype == DType::F16, spec);
-  const uint32_t planes = s.n * s.c;
-  const uint32_t gx = std::min(divUp(columns, lx), f.maxWorkgroupCount[0]);
-  const uint32_t gy = std::min(divUp(s.h, ly), f.maxWorkgroupCount[1]);
-  const uint32_t gz = std::min(planes, f.maxWorkgroupCount[2]);
-  prog.add(k, {in.ref, out.ref}, Push{planes, s.h, s.w}, gx, gy, gz, 0.0);
+  prog.add(k, {in.ref, out.ref}, Push{planes, s.h, s.w}, g.gx, g.gy, g.gz, 0.0);
 }
 
 }  // namespace tessera::ops
