@@ -1,0 +1,144 @@
+// The whole U-Net on the device against PyTorch: tests/graph/make_graph_fixtures.py built small
+// random diffusers models with tools/train/unet.py and saved their float64 outputs. Each model is
+// converted by the converter library, run at two sizes and batches 1 and 3, in every storage
+// precision the device has, and compared by relative L2 error.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include "converter.hpp"
+#include "file_io.hpp"
+#include "graph/unet_graph.hpp"
+#include "gpu_test.hpp"
+#include "model_package.hpp"
+#include "op_harness.hpp"
+#include "safetensors.hpp"
+
+namespace tessera::graph {
+namespace {
+
+namespace fs = std::filesystem;
+using test::GpuTest;
+
+fs::path fixtures() { return fs::path(__FILE__).parent_path() / "fixtures"; }
+
+struct IoCase {
+  Shape4 shape;
+  std::vector<float> sample, timesteps, expected;
+  std::vector<int64_t> labels;
+};
+
+IoCase readCase(const fs::path& file) {
+  const std::vector<std::byte> bytes = model::readFileBytes(file, 1 << 24);
+  const model::SafetensorsFile st = model::SafetensorsFile::parse(model::asBytes(bytes));
+  IoCase c;
+  const model::SafeTensor* s = st.find("sample");
+  EXPECT_NE(s, nullptr);
+  c.shape = {uint32_t(s->shape[0]), uint32_t(s->shape[1]), uint32_t(s->shape[2]), uint32_t(s->shape[3])};
+  c.sample = model::toFloat32(*s);
+  c.timesteps = model::toFloat32(*st.find("timestep"));
+  c.expected = model::toFloat32(*st.find("expected"));
+  if (const model::SafeTensor* y = st.find("class_labels"))
+    for (float v : model::toFloat32(*y)) c.labels.push_back(int64_t(v));
+  return c;
+}
+
+model::ModelPackage convert(const std::string& name) {
+  model::ConvertResult r = model::convertModelDir(fixtures() / name, model::ConvertOptions{DType::F32});
+  return model::ModelPackage::fromBuffer(std::move(r.package));
+}
+
+double relL2(const std::vector<float>& got, const std::vector<float>& want) {
+  double num = 0, den = 0;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    if (!std::isfinite(got[i])) return INFINITY;
+    num += (double(got[i]) - want[i]) * (double(got[i]) - want[i]);
+    den += double(want[i]) * want[i];
+  }
+  return std::sqrt(num / den);
+}
+
+class UnetGraphPyTorch : public GpuTest, public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(UnetGraphPyTorch, MatchesPyTorchAtTwoSizesAndBatches) {
+  const std::string name = GetParam();
+  const model::ModelPackage package = convert(name);
+  std::vector<IoCase> cases;
+  for (const auto& entry : fs::directory_iterator(fixtures() / name))
+    if (entry.path().filename().string().rfind("io_", 0) == 0) cases.push_back(readCase(entry.path()));
+  ASSERT_EQ(cases.size(), 4u) << "fixture cases of " << name;
+  UnetGraphOptions opts;
+  for (const IoCase& c : cases) {
+    opts.batch = std::max(opts.batch, c.shape.n);
+    opts.height = std::max(opts.height, c.shape.h);
+    opts.width = std::max(opts.width, c.shape.w);
+  }
+  for (DType dt : precisions()) {
+    opts.dtype = dt;
+    // One arena for the largest case; every case runs in it through prepare().
+    UnetGraph graph(gpu(), kernels(), package, opts);
+    EXPECT_LE(graph.memory().plannedActivations, graph.memory().naiveActivations);
+    for (const IoCase& c : cases) {
+      SCOPED_TRACE(name + " " + dtypeName(dt) + " " + c.shape.str());
+      graph.prepare(c.shape.n, c.shape.h, c.shape.w);
+      const std::vector<float> got =
+          graph.run({c.sample, c.timesteps, std::span<const int64_t>(c.labels.data(), c.labels.size())});
+      ASSERT_EQ(got.size(), c.expected.size());
+      const double err = relL2(got, c.expected);
+      EXPECT_LE(err, dt == DType::F32 ? 1e-4 : 1e-2) << "relative L2 error";
+      std::printf("  %s %s %s: relative L2 %.2e\n", name.c_str(), dtypeName(dt), c.shape.str().c_str(), err);
+      // The output must depend on the inputs: a different timestep changes it.
+      if (c.shape.n == 1 && c.shape.h == opts.height && dt == DType::F32) {
+        std::vector<float> t2 = c.timesteps;
+        t2[0] += 100.0f;
+        const std::vector<float> other = graph.run({c.sample, t2, c.labels});
+        EXPECT_GT(relL2(other, c.expected), 1e-3) << "the timestep had no effect";
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Fixtures, UnetGraphPyTorch,
+                         ::testing::Values("two_level_default", "three_level_scale_shift", "attn_resnet_resample"));
+
+class UnetGraphRefusals : public GpuTest {};
+
+TEST_F(UnetGraphRefusals, SizeNotAMultipleOfTheLevels) {
+  const model::ModelPackage package = convert("three_level_scale_shift");
+  UnetGraphOptions opts{1, 16, 10, DType::F32, std::nullopt};
+  test::expectError([&] { UnetGraph g(gpu(), kernels(), package, opts); }, ErrorCode::InvalidArgument,
+                    "not a multiple of 4");
+  opts.width = 16;
+  UnetGraph g(gpu(), kernels(), package, opts);
+  test::expectError([&] { g.prepare(1, 6, 8); }, ErrorCode::InvalidArgument, "not a multiple of 4");
+}
+
+TEST_F(UnetGraphRefusals, RequestBeyondTheArena) {
+  const model::ModelPackage package = convert("two_level_default");
+  UnetGraph g(gpu(), kernels(), package, UnetGraphOptions{1, 8, 8, DType::F32, std::nullopt});
+  test::expectError([&] { g.prepare(3, 8, 8); }, ErrorCode::OutOfArena, "arena was built for batch 1 at 8x8");
+  test::expectError([&] { g.prepare(1, 16, 16); }, ErrorCode::OutOfArena, "arena was built for batch 1 at 8x8");
+  // A refused request leaves the graph usable at a size that fits.
+  g.prepare(1, 8, 4);
+  const std::vector<float> sample(3 * 8 * 4, 0.5f), t{10.0f};
+  const std::vector<int64_t> y{2};
+  const std::vector<float> out = g.run({sample, t, y});
+  EXPECT_EQ(out.size(), sample.size());
+}
+
+TEST_F(UnetGraphRefusals, WrongInputs) {
+  const model::ModelPackage package = convert("two_level_default");
+  UnetGraph g(gpu(), kernels(), package, UnetGraphOptions{2, 8, 8, DType::F32, std::nullopt});
+  const std::vector<float> sample(2 * 3 * 8 * 8, 0.5f), t{10.0f};
+  const std::vector<int64_t> y{1, 2}, bad{5, 0};
+  test::expectError([&] { g.run({std::span<const float>(sample).first(10), t, y}); }, ErrorCode::InvalidArgument,
+                    "sample holds 10 values");
+  test::expectError([&] { g.run({sample, t, bad}); }, ErrorCode::InvalidArgument, "class label 5");
+  test::expectError([&] { g.run({sample, t, {}}); }, ErrorCode::InvalidArgument, "class-conditional");
+}
+
+}  // namespace
+}  // namespace tessera::graph

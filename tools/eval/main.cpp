@@ -1,0 +1,142 @@
+// tessera-eval MODEL.tsr IN.safetensors OUT.safetensors [--device D] [--fp16] [--padding P]
+// Runs the denoiser once, as diffusers' UNet2DModel(sample, timestep, class_labels).sample, on
+// the Vulkan device. Exit status: 0 written, 1 refused (the message says why), 2 usage.
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "device.hpp"
+#include "error.hpp"
+#include "file_io.hpp"
+#include "graph/unet_graph.hpp"
+#include "model_package.hpp"
+#include "safetensors.hpp"
+#include "vk/kernel.hpp"
+
+namespace {
+
+const char* kUsage =
+    "usage: tessera-eval MODEL.tsr IN.safetensors OUT.safetensors [--device D] [--fp16]\n"
+    "                    [--padding circular|zeros]\n"
+    "\n"
+    "Runs the model's U-Net once on the GPU (or lavapipe) and writes its output.\n"
+    "\n"
+    "  MODEL.tsr        a tessera model package (tessera-convert writes one).\n"
+    "  IN.safetensors   `sample` [N,C,H,W]; `timestep` [N] or a scalar (broadcast over the\n"
+    "                   batch); `class_labels` [N] or a scalar for a class-conditional model\n"
+    "                   (whole numbers, stored as F32/F16/BF16). H and W must be multiples of\n"
+    "                   2^(levels-1).\n"
+    "  OUT.safetensors  written with one F32 tensor, `sample` [N,out_channels,H,W].\n"
+    "  --device D       an index into the Vulkan device list or part of a device name\n"
+    "                   (default: TESSERA_DEVICE, else the first discrete GPU, ... lavapipe).\n"
+    "  --fp16           fp16 storage for weights and activations (arithmetic stays fp32).\n"
+    "  --padding P      override the package's padding mode (circular tiles, zeros does not).\n"
+    "  --help           this text.\n";
+
+std::vector<float> tensorValues(const tessera::model::SafetensorsFile& st, const char* name) {
+  const tessera::model::SafeTensor* t = st.find(name);
+  if (!t) tessera::fail(tessera::ErrorCode::InvalidArgument, std::string("the input has no tensor `") + name + "`");
+  return tessera::model::toFloat32(*t);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace tessera;
+  std::vector<std::string> positional;
+  std::string device;
+  graph::UnetGraphOptions options;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (a == "--fp16") {
+      options.dtype = DType::F16;
+    } else if (a == "--device" && i + 1 < argc) {
+      device = argv[++i];
+    } else if (a == "--padding" && i + 1 < argc) {
+      const std::string p = argv[++i];
+      if (p == "circular") options.padding = model::PaddingMode::Circular;
+      else if (p == "zeros") options.padding = model::PaddingMode::Zeros;
+      else {
+        std::fprintf(stderr, "tessera-eval: --padding takes circular or zeros, not \"%s\"\n%s", p.c_str(), kUsage);
+        return 2;
+      }
+    } else if (a.rfind("--", 0) == 0) {
+      std::fprintf(stderr, "tessera-eval: unknown or incomplete option %s\n%s", a.c_str(), kUsage);
+      return 2;
+    } else {
+      positional.push_back(a);
+    }
+  }
+  if (positional.size() != 3) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  try {
+    const model::ModelPackage package = model::ModelPackage::readFile(positional[0]);
+    const std::vector<std::byte> inBytes = model::readFileBytes(positional[1], uint64_t(4) << 30);
+    const model::SafetensorsFile in = model::SafetensorsFile::parse(model::asBytes(inBytes));
+    const model::UnetConfig& cfg = package.layout().config;
+
+    const model::SafeTensor* s = in.find("sample");
+    if (!s) fail(ErrorCode::InvalidArgument, "the input has no tensor `sample`");
+    if (s->shape.size() != 4 || s->shape[1] != cfg.inChannels)
+      fail(ErrorCode::InvalidArgument, "`sample` must be [N, " + std::to_string(cfg.inChannels) +
+                                           ", H, W] for this model, got rank " + std::to_string(s->shape.size()) +
+                                           (s->shape.size() > 1 ? " with " + std::to_string(s->shape[1]) + " channels"
+                                                                : std::string()));
+    for (uint64_t d : s->shape)
+      if (d == 0 || d > 65536) fail(ErrorCode::InvalidArgument, "`sample` has a dimension of " + std::to_string(d));
+    const uint32_t n = uint32_t(s->shape[0]);
+    const std::vector<float> sample = model::toFloat32(*s);
+    const std::vector<float> timesteps = tensorValues(in, "timestep");
+    if (timesteps.size() != 1 && timesteps.size() != n)
+      fail(ErrorCode::InvalidArgument, "`timestep` holds " + std::to_string(timesteps.size()) +
+                                           " values; give a scalar or one per batch item (" + std::to_string(n) + ")");
+    std::vector<int64_t> labels;
+    if (in.find("class_labels")) {
+      if (!cfg.numClassEmbeds)
+        fail(ErrorCode::InvalidArgument, "`class_labels` given, but the model has no class embedding");
+      for (float v : tensorValues(in, "class_labels")) {
+        if (v != std::floor(v)) fail(ErrorCode::InvalidArgument, "`class_labels` must be whole numbers");
+        labels.push_back(int64_t(v));
+      }
+    } else if (cfg.numClassEmbeds) {
+      fail(ErrorCode::InvalidArgument, "the model is class-conditional: the input needs `class_labels`");
+    }
+
+    runtime::StandaloneOptions dopts;
+    dopts.deviceSelector = device;
+    std::unique_ptr<runtime::Device> dev = runtime::Device::createStandalone(dopts);
+    vk::KernelCache kernels(dev->gpu());
+    options.batch = n;
+    options.height = uint32_t(s->shape[2]);
+    options.width = uint32_t(s->shape[3]);
+    graph::UnetGraph net(dev->gpu(), kernels, package, options);
+    const std::vector<float> out = net.run({sample, timesteps, labels});
+
+    model::SafeTensorIn t;
+    t.name = "sample";
+    const Shape4 os = net.outputShape();
+    t.shape = {os.n, os.c, os.h, os.w};
+    t.data.resize(out.size() * 4);
+    std::memcpy(t.data.data(), out.data(), t.data.size());
+    const std::vector<std::byte> file = model::writeSafetensors({t}, {{"format", "pt"}});
+    model::writeFileAtomically(positional[2], model::asBytes(file));
+    const graph::GraphMemory& m = net.memory();
+    std::fprintf(stderr,
+                 "tessera-eval: %s, %s storage, %zu dispatches; weights %llu B, activations %llu B "
+                 "(naive %llu B); wrote %s [%u,%u,%u,%u]\n",
+                 dev->gpu().facts.name.c_str(), dtypeName(options.dtype), m.dispatches,
+                 (unsigned long long)m.weights, (unsigned long long)m.plannedActivations,
+                 (unsigned long long)m.naiveActivations, positional[2].c_str(), os.n, os.c, os.h, os.w);
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "tessera-eval: %s\n", e.what());
+    return 1;
+  }
+}
