@@ -246,21 +246,21 @@ def process(job):
 
 
 def assign_splits(kept, heldout_frac):
-    """Deterministic by-texture split, stratified per category.
+    """Deterministic by-texture split that stays stable when the dataset changes.
 
-    Textures are ordered by a hash of package/path (not by processing order) and
-    every category gives round(frac * n) of them (at least one when n >= 5) to
-    the held-out set, so small categories are evaluated too."""
-    def key(r):
-        return hashlib.sha256(f"{r['package']}/{r['path']}".encode()).hexdigest()
+    A texture is held out when the hash of package/path falls below heldout_frac,
+    so adding or removing other textures never moves it between the sets.  A
+    category with >= 5 textures but no held-out one gives up its lowest-hash
+    texture, so small categories are evaluated too."""
+    def h(r):
+        return int(hashlib.sha256(f"{r['package']}/{r['path']}".encode()).hexdigest()[:12], 16) / 16 ** 12
     by_cat = {}
     for r in kept:
+        r["split"] = "heldout" if h(r) < heldout_frac else "train"
         by_cat.setdefault(r["category"], []).append(r)
     for rs in by_cat.values():
-        rs.sort(key=key)
-        n_held = max(int(round(heldout_frac * len(rs))), 1 if len(rs) >= 5 else 0)
-        for i, r in enumerate(rs):
-            r["split"] = "heldout" if i < n_held else "train"
+        if len(rs) >= 5 and not any(r["split"] == "heldout" for r in rs):
+            min(rs, key=h)["split"] = "heldout"
 
 
 def main():
