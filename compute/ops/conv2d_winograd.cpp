@@ -1,0 +1,189 @@
+// Winograd F(4,3) for 3x3 stride-1 convolutions (Lavin & Gray, points 0, +-1, +-2, inf): each 4x4
+// output tile costs 36 multiplications per input channel instead of 144. Three dispatches:
+//   input transform   x -> V[36][chunk][tile][4]        (scratch)
+//   GEMM              U x V -> M[36][quad][tile][4]     (scratch), U = G g G^T packed at load time
+//   output transform  M -> out, with bias, residual and output scale fused
+// Packed weights: U[36][chunk][4 in-channels of the chunk][out-channel quad][4], then the bias as
+// [out-channel quad][4]. Quads are padded to a multiple of the subgroup size, tiles to the GEMM's
+// tile block; the padding is zero in U and never stored to the output.
+#include <algorithm>
+#include <array>
+#include <string>
+
+#include "ops/conv2d_internal.hpp"
+#include "ops/conv2d_variants.hpp"
+#include "ops/op_common.hpp"
+
+namespace tessera::ops::conv2d_winograd {
+
+using namespace conv2d_detail;
+
+namespace {
+
+constexpr uint32_t kPositions = 36;
+// GEMM blocking: tiles per workgroup (a multiple of the lane count) and output-channel quads per
+// lane; see docs/KERNELS.md for the measurements.
+uint32_t tileBlock(uint32_t s) { return std::max<uint32_t>(32, s); }
+constexpr uint32_t quadsPerLane() { return 1; }
+
+uint32_t quadsPadded(const Conv2dParams& p, uint32_t s) {
+  const uint32_t block = s * quadsPerLane();
+  return divUp(divUp(p.outChannels, 4), block) * block;
+}
+
+// The tile geometry for one input shape.
+struct WinogradTiles {
+  uint32_t tilesX = 0, tilesY = 0;
+  uint32_t count = 0;   // n * tilesY * tilesX
+  uint32_t padded = 0;  // count rounded up to the GEMM's tile block
+};
+
+WinogradTiles tilesFor(Shape4 in, uint32_t s) {
+  WinogradTiles t;
+  t.tilesX = divUp(in.w, 4);
+  t.tilesY = divUp(in.h, 4);
+  t.count = in.n * t.tilesX * t.tilesY;
+  t.padded = divUp(t.count, tileBlock(s)) * tileBlock(s);
+  return t;
+}
+
+// G g G^T for one 3x3 kernel, in double.
+std::array<double, kPositions> transformKernel(const float* g) {
+  static constexpr double G[6][3] = {{1.0 / 4, 0, 0},
+                                     {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                     {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                     {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                     {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                     {0, 0, 1}};
+  double gg[6][3] = {};  // G g
+  for (int i = 0; i < 6; ++i)
+    for (int j = 0; j < 3; ++j)
+      for (int k = 0; k < 3; ++k) gg[i][j] += G[i][k] * g[k * 3 + j];
+  std::array<double, kPositions> u{};
+  for (int i = 0; i < 6; ++i)
+    for (int j = 0; j < 6; ++j)
+      for (int k = 0; k < 3; ++k) u[i * 6 + j] += gg[i][k] * G[j][k];
+  return u;
+}
+
+struct Layout {
+  uint32_t chunks, quads;
+  std::size_t weightVec4s() const { return std::size_t(kPositions) * chunks * 4 * quads; }
+};
+
+Layout layoutOf(const Conv2dParams& p, uint32_t s) { return {chunksOf(p).count(), quadsPadded(p, s)}; }
+
+}  // namespace
+
+std::size_t packedCount(const Conv2dParams& p, uint32_t s) {
+  const Layout l = layoutOf(p, s);
+  return (l.weightVec4s() + (p.bias ? l.quads : 0)) * 4;
+}
+
+std::vector<float> pack(const Conv2dParams& p, uint32_t s, std::span<const float> oihw,
+                        std::span<const float> bias) {
+  const Layout l = layoutOf(p, s);
+  const Chunks ch = chunksOf(p);
+  std::vector<float> out(packedCount(p, s), 0.0f);
+  for (uint32_t co = 0; co < p.outChannels; ++co)
+    for (uint32_t q = 0; q < l.chunks; ++q)
+      for (uint32_t j = 0; j < 4; ++j) {
+        const int64_t ci = ch.channel(q, j);
+        if (ci < 0) continue;
+        const auto u = transformKernel(&oihw[(std::size_t(co) * p.inChannels + ci) * 9]);
+        for (uint32_t pos = 0; pos < kPositions; ++pos)
+          out[(((std::size_t(pos) * l.chunks + q) * 4 + j) * l.quads + co / 4) * 4 + co % 4] = float(u[pos]);
+      }
+  if (p.bias)
+    for (uint32_t co = 0; co < p.outChannels; ++co) out[l.weightVec4s() * 4 + co] = bias[co];
+  return out;
+}
+
+namespace {
+
+struct ScratchLayout {
+  uint64_t vBytes, mOffset, mBytes;
+};
+
+ScratchLayout scratchLayout(const Conv2dParams& p, uint32_t s, Shape4 in, uint64_t alignment) {
+  const Layout l = layoutOf(p, s);
+  const WinogradTiles t = tilesFor(in, s);
+  ScratchLayout sl;
+  sl.vBytes = uint64_t(kPositions) * l.chunks * t.padded * 16;
+  sl.mOffset = alignUp(sl.vBytes, alignment);
+  sl.mBytes = uint64_t(kPositions) * l.quads * t.padded * 16;
+  return sl;
+}
+
+}  // namespace
+
+std::size_t scratchBytes(const Conv2dParams& p, uint32_t s, Shape4 in, uint64_t alignment) {
+  const ScratchLayout sl = scratchLayout(p, s, in, alignment);
+  return sl.mOffset + sl.mBytes;
+}
+
+void record(const Conv2d& conv, Program& prog, vk::KernelCache& kernels, const Conv2dIO& io,
+            uint64_t alignment) {
+  const Conv2dParams& p = conv.params();
+  const uint32_t s = kernels.gpu().facts.subgroupSize;
+  const bool fp16 = conv.dtype() == DType::F16;
+  const Shape4 in = io.in.shape;
+  const Layout l = layoutOf(p, s);
+  const Chunks ch = chunksOf(p);
+  const WinogradTiles t = tilesFor(in, s);
+  const ScratchLayout sl = scratchLayout(p, s, in, alignment);
+  const BufferRef& scr = io.scratch->ref;
+  const BufferRef v{scr.buffer, scr.offset, sl.vBytes};
+  const BufferRef m{scr.buffer, scr.offset + sl.mOffset, sl.mBytes};
+
+  const bool rows4 = in.w % 4 == 0;
+  const uint32_t circular = p.padding == Padding::Circular;
+  const double transformFlops = 0;  // GFLOP/s figures count the direct convolution's work (below)
+  auto inputTransform = [&](const Tensor& x, uint32_t channels, uint32_t inChunks, uint32_t chunkBase) {
+    if (rows4) {
+      // Rows of 4 columns as vec4, shared with neighbouring lanes (conv2d_winograd_input4.comp).
+      struct Push {
+        uint32_t channels, inChunks, chunkBase, chunks, h, w, tilesX, tilesY, tilesPadded;
+      };
+      constexpr uint32_t kBand = 4;
+      const uint32_t spec[] = {s, circular, kBand};
+      const vk::Kernel& k = kernels.get("conv2d_winograd_input4", fp16, spec);
+      prog.add(k, {x.ref, x.ref, v},
+               Push{channels, inChunks, chunkBase, l.chunks, in.h, in.w, t.tilesX, t.tilesY, t.padded},
+               divUp(t.tilesX, s), divUp(t.tilesY, kBand), in.n * inChunks, transformFlops);
+      return;
+    }
+    struct Push {
+      uint32_t channels, chunkBase, chunks, h, w, tilesX, tilesY, tiles, tilesPadded;
+    };
+    const uint32_t spec[] = {s, circular};
+    const vk::Kernel& k = kernels.get("conv2d_winograd_input", fp16, spec);
+    prog.add(k, {x.ref, v},
+             Push{channels, chunkBase, l.chunks, in.h, in.w, t.tilesX, t.tilesY, t.count, t.padded},
+             t.padded / s, inChunks, 1, transformFlops);
+  };
+  inputTransform(io.in, ch.c1, ch.qa, 0);
+  if (io.in2) inputTransform(*io.in2, ch.c2, ch.qb, ch.qa);
+
+  struct GemmPush {
+    uint32_t chunks, quads, tilesPadded;
+  };
+  const uint32_t gemmSpec[] = {s, tileBlock(s), quadsPerLane()};
+  const vk::Kernel& gemm = kernels.get("conv2d_winograd_gemm", fp16, gemmSpec);
+  prog.add(gemm, {io.weights.ref, v, m}, GemmPush{l.chunks, l.quads, t.padded}, t.padded / tileBlock(s),
+           l.quads / (s * quadsPerLane()), kPositions, conv.flops(in));
+
+  struct OutputPush {
+    uint32_t cout, quads, h, w, tilesX, tilesY, tiles, tilesPadded, biasAt, hasBias, hasResidual;
+    float outputScale;
+  };
+  const uint32_t outSpec[] = {s, rows4};
+  const vk::Kernel& output = kernels.get("conv2d_winograd_output", fp16, outSpec);
+  const BufferRef res = io.residual ? io.residual->ref : io.out.ref;
+  prog.add(output, {m, io.weights.ref, res, res, io.out.ref, io.out.ref},
+           OutputPush{p.outChannels, l.quads, in.h, in.w, t.tilesX, t.tilesY, t.count, t.padded,
+                      uint32_t(l.weightVec4s()), p.bias, io.residual != nullptr, io.outputScale},
+           t.padded / s, divUp(p.outChannels, 4), 1, transformFlops);
+}
+
+}  // namespace tessera::ops::conv2d_winograd
