@@ -1,6 +1,7 @@
 #include "safetensors.hpp"
 
 #include <algorithm>
+#include <bit>
 
 #include "half.hpp"
 
@@ -21,12 +22,14 @@ SafeDType parseDType(const std::string& tensor, const Json& v) {
   if (s == "F32") return SafeDType::F32;
   if (s == "F16") return SafeDType::F16;
   if (s == "BF16") return SafeDType::BF16;
-  static const char* known[] = {"F64", "I64", "I32", "I16",  "I8",      "U8",
-                                "U16", "U32", "U64", "BOOL", "F8_E4M3", "F8_E5M2"};
+  if (s == "I32") return SafeDType::I32;
+  if (s == "I64") return SafeDType::I64;
+  static const char* known[] = {"F64", "I16", "I8",   "U8",      "U16",
+                                "U32", "U64", "BOOL", "F8_E4M3", "F8_E5M2"};
   const bool isKnown = std::find(std::begin(known), std::end(known), s) != std::end(known);
   throw Error(isKnown ? ErrorCode::Unsupported : ErrorCode::CorruptModel,
               "safetensors: tensor " + quoted(tensor) + " has dtype " + quoted(s) +
-                  (isKnown ? ", which tessera does not read (F32, F16 or BF16 only)"
+                  (isKnown ? ", which tessera does not read (F32, F16, BF16, I32 or I64 only)"
                            : ", which is not a safetensors dtype"));
 }
 
@@ -46,11 +49,29 @@ const char* safeDTypeName(SafeDType t) {
       return "F16";
     case SafeDType::BF16:
       return "BF16";
+    case SafeDType::I32:
+      return "I32";
+    case SafeDType::I64:
+      return "I64";
   }
   return "?";
 }
 
-std::size_t safeDTypeSize(SafeDType t) { return t == SafeDType::F32 ? 4 : 2; }
+std::size_t safeDTypeSize(SafeDType t) {
+  switch (t) {
+    case SafeDType::F16:
+    case SafeDType::BF16:
+      return 2;
+    case SafeDType::F32:
+    case SafeDType::I32:
+      return 4;
+    case SafeDType::I64:
+      return 8;
+  }
+  return 0;
+}
+
+bool isIntegerDType(SafeDType t) { return t == SafeDType::I32 || t == SafeDType::I64; }
 
 uint64_t SafeTensor::elements() const {
   uint64_t n = 1;
@@ -160,6 +181,10 @@ const SafeTensor* SafetensorsFile::find(const std::string& name) const {
 }
 
 std::vector<float> toFloat32(const SafeTensor& t) {
+  if (isIntegerDType(t.dtype))
+    throw Error(ErrorCode::Unsupported, "safetensors: tensor " + quoted(t.name) + " holds " +
+                                            safeDTypeName(t.dtype) +
+                                            " integers where floating-point values (F32, F16 or BF16) are needed");
   const std::size_t n = std::size_t(t.data.size() / safeDTypeSize(t.dtype));
   std::vector<float> out(n);
   const std::byte* p = t.data.data();
@@ -174,7 +199,26 @@ std::vector<float> toFloat32(const SafeTensor& t) {
       case SafeDType::BF16:
         out[i] = bfloat16ToFloat(uint16_t(loadLE(p + 2 * i, 2)));
         break;
+      case SafeDType::I32:
+      case SafeDType::I64:
+        break;  // refused above
     }
+  }
+  return out;
+}
+
+std::vector<int64_t> toInt64(const SafeTensor& t) {
+  if (!isIntegerDType(t.dtype))
+    throw Error(ErrorCode::Unsupported, "safetensors: tensor " + quoted(t.name) + " holds " +
+                                            safeDTypeName(t.dtype) + " values where integers (I32 or I64) are needed");
+  const std::size_t size = safeDTypeSize(t.dtype);
+  const std::size_t n = std::size_t(t.data.size() / size);
+  std::vector<int64_t> out(n);
+  const std::byte* p = t.data.data();
+  for (std::size_t i = 0; i < n; ++i) {
+    const uint64_t bits = loadLE(p + size * i, size);
+    // Two's complement: I32 sign-extends through int32_t, I64 is the bit pattern itself.
+    out[i] = t.dtype == SafeDType::I32 ? int64_t(int32_t(uint32_t(bits))) : std::bit_cast<int64_t>(bits);
   }
   return out;
 }

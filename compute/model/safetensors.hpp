@@ -1,7 +1,9 @@
 #pragma once
 // Reader for the safetensors format (8-byte little-endian header length, a JSON header, then
 // the tensor bytes), as PyTorch checkpoints from diffusers are stored. Every offset and size
-// is checked before use; dtypes other than F32, F16 and BF16 are refused by name.
+// is checked before use. Floating-point tensors (F32, F16, BF16) hold weights and inputs;
+// integer tensors (I32, I64) hold what PyTorch keeps as integers, such as class labels. Other
+// dtypes are refused by name.
 #include <cstdint>
 #include <map>
 #include <string>
@@ -12,10 +14,11 @@
 
 namespace tessera::model {
 
-enum class SafeDType { F32, F16, BF16 };
+enum class SafeDType { F32, F16, BF16, I32, I64 };
 
 const char* safeDTypeName(SafeDType t);
 std::size_t safeDTypeSize(SafeDType t);
+bool isIntegerDType(SafeDType t);
 
 struct SafeTensor {
   std::string name;
@@ -42,7 +45,12 @@ class SafetensorsFile {
 };
 
 // The tensor's values widened to fp32 (exactly: every F16 and BF16 value is an fp32 value).
+// Throws Error(Unsupported) naming the tensor for an integer tensor: rounding integers to fp32
+// silently would hide a checkpoint that stores something other than weights.
 std::vector<float> toFloat32(const SafeTensor& t);
+// The values of an I32 or I64 tensor, exactly. Throws Error(Unsupported) naming the tensor for
+// a floating-point one (the caller decides whether whole-number floats are acceptable).
+std::vector<int64_t> toInt64(const SafeTensor& t);
 
 struct SafeTensorIn {
   std::string name;

@@ -1,5 +1,6 @@
-// The safetensors reader: F32 / F16 / BF16 read exactly; every malformed header, bound and
-// offset refused by name; other dtypes refused naming the dtype.
+// The safetensors reader: F32 / F16 / BF16 and I32 / I64 read exactly; every malformed header,
+// bound and offset refused by name; other dtypes refused naming the dtype; integer tensors never
+// taken as weights.
 #include "safetensors.hpp"
 
 #include <gtest/gtest.h>
@@ -7,7 +8,9 @@
 #include <cmath>
 #include <random>
 
+#include "converter.hpp"
 #include "half.hpp"
+#include "model_fixtures.hpp"
 #include "op_harness.hpp"
 
 namespace tessera::model {
@@ -216,12 +219,95 @@ TEST(Safetensors, OverlapsAndGapsAreRefused) {
 }
 
 TEST(Safetensors, OtherDtypesAreRefusedByName) {
-  for (const char* dtype : {"F64", "I64", "I32", "I16", "I8", "U8", "BOOL", "F8_E4M3"}) {
+  for (const char* dtype : {"F64", "I16", "I8", "U8", "U64", "BOOL", "F8_E4M3"}) {
     const std::string h =
         std::string(R"({"w":{"dtype":")") + dtype + R"(","shape":[1],"data_offsets":[0,1]}})";
     expectError([&] { SafetensorsFile::parse(asBytes(withHeader(h, 1))); }, ErrorCode::Unsupported,
                 std::string("dtype \"") + dtype + "\", which tessera does not read");
   }
+}
+
+// Integers written as little-endian two's complement by hand, so the reader's decoding is
+// checked against an independent encoding.
+SafeTensorIn integers(const std::string& name, SafeDType dtype, std::vector<uint64_t> shape,
+                      const std::vector<int64_t>& values) {
+  SafeTensorIn t{name, dtype, std::move(shape), {}};
+  const std::size_t size = dtype == SafeDType::I32 ? 4 : 8;
+  for (int64_t v : values) {
+    uint64_t u = uint64_t(v);
+    for (std::size_t b = 0; b < size; ++b, u >>= 8) t.data.push_back(std::byte(u & 0xFF));
+  }
+  return t;
+}
+
+TEST(Safetensors, IntegerDtypesReadExactly) {
+  std::mt19937_64 rng(freshSeed());
+  std::vector<int64_t> i64 = {0, 1, -1, INT64_MIN, INT64_MAX, int64_t(1) << 53, -(int64_t(1) << 40) - 3};
+  std::vector<int64_t> i32 = {0, 1, -1, INT32_MIN, INT32_MAX, 10, -7};
+  for (int i = 0; i < 13; ++i) {
+    i64.push_back(int64_t(rng()));
+    i32.push_back(int32_t(uint32_t(rng())));
+  }
+  const std::vector<std::byte> file = writeSafetensors(
+      {integers("labels64", SafeDType::I64, {4, 5}, i64), integers("labels32", SafeDType::I32, {20}, i32),
+       integers("one", SafeDType::I64, {}, {-9}), tensor("w", SafeDType::F16, {3}, rng)});
+  const SafetensorsFile f = SafetensorsFile::parse(asBytes(file));
+  ASSERT_NE(f.find("labels64"), nullptr);
+  EXPECT_EQ(f.find("labels64")->dtype, SafeDType::I64);
+  EXPECT_EQ(toInt64(*f.find("labels64")), i64);
+  EXPECT_EQ(f.find("labels32")->dtype, SafeDType::I32);
+  EXPECT_EQ(toInt64(*f.find("labels32")), i32);
+  EXPECT_EQ(toInt64(*f.find("one")), std::vector<int64_t>{-9});
+  EXPECT_EQ(safeDTypeSize(SafeDType::I64), 8u);
+  EXPECT_EQ(safeDTypeSize(SafeDType::I32), 4u);
+  // Integers are never widened to floats (that is how a weight would be read), and floats are
+  // not integers.
+  expectError([&] { toFloat32(*f.find("labels64")); }, ErrorCode::Unsupported,
+              "tensor \"labels64\" holds I64 integers where floating-point values");
+  expectError([&] { toFloat32(*f.find("labels32")); }, ErrorCode::Unsupported, "holds I32 integers");
+  expectError([&] { toInt64(*f.find("w")); }, ErrorCode::Unsupported,
+              "tensor \"w\" holds F16 values where integers (I32 or I64) are needed");
+}
+
+TEST(Safetensors, IntegerTensorsAreBoundsChecked) {
+  std::mt19937_64 rng(freshSeed());
+  const std::vector<std::byte> file = writeSafetensors(
+      {integers("a", SafeDType::I64, {3}, {int64_t(rng()), 2, 3}), integers("b", SafeDType::I32, {13}, std::vector<int64_t>(13, 5))});
+  for (std::size_t n = 0; n < file.size(); ++n) {
+    const std::vector<std::byte> cut(file.begin(), file.begin() + std::ptrdiff_t(n));
+    try {
+      SafetensorsFile::parse(asBytes(cut));
+      FAIL() << "a file cut to " << n << " bytes was accepted";
+    } catch (const Error& e) {
+      ASSERT_EQ(e.code(), ErrorCode::CorruptModel) << e.what();
+    }
+  }
+  const auto one = [](const std::string& entry, std::size_t data) {
+    return withHeader("{\"y\":" + entry + "}", data);
+  };
+  EXPECT_NO_THROW(SafetensorsFile::parse(asBytes(one(R"({"dtype":"I64","shape":[2],"data_offsets":[0,16]})", 16))));
+  // An I64 shape given the bytes of I32 values, and the other way round.
+  expectCorrupt(one(R"({"dtype":"I64","shape":[2],"data_offsets":[0,8]})", 8), "of I64 needs 16 bytes but data_offsets span 8");
+  expectCorrupt(one(R"({"dtype":"I32","shape":[2],"data_offsets":[0,16]})", 16), "of I32 needs 8 bytes but data_offsets span 16");
+  expectCorrupt(one(R"({"dtype":"I64","shape":[2],"data_offsets":[0,16]})", 8), "lies past the 8 data bytes");
+  expectCorrupt(one(R"({"dtype":"I64","shape":[2],"data_offsets":[0,16]})", 24), "8 bytes follow the last tensor");
+  expectCorrupt(one(R"({"dtype":"I64","shape":[2305843009213693952,2],"data_offsets":[0,16]})", 16),
+                "the byte size overflows 64 bits");
+}
+
+TEST(Safetensors, TheConverterRefusesIntegerWeights) {
+  std::mt19937_64 rng(freshSeed());
+  const Json config = fixtures::tinyConfig();
+  std::vector<SafeTensorIn> checkpoint = fixtures::randomCheckpoint(config, rng);
+  ASSERT_FALSE(checkpoint.empty());
+  SafeTensorIn& victim = checkpoint[rng() % checkpoint.size()];
+  uint64_t n = 1;
+  for (uint64_t d : victim.shape) n *= d;
+  victim = integers(victim.name, SafeDType::I32, victim.shape, std::vector<int64_t>(n, 1));
+  const std::vector<std::byte> st = writeSafetensors(checkpoint);
+  const SafetensorsFile weights = SafetensorsFile::parse(asBytes(st));
+  expectError([&] { convertModel(config, weights, std::nullopt, Json::object(), ConvertOptions{}); },
+              ErrorCode::Unsupported, "tensor \"" + victim.name + "\" holds I32 integers");
 }
 
 }  // namespace

@@ -26,8 +26,8 @@ const char* kUsage =
     "  MODEL.tsr        a tessera model package (tessera-convert writes one).\n"
     "  IN.safetensors   `sample` [N,C,H,W]; `timestep` [N] or a scalar (broadcast over the\n"
     "                   batch); `class_labels` [N] or a scalar for a class-conditional model\n"
-    "                   (whole numbers, stored as F32/F16/BF16). H and W must be multiples of\n"
-    "                   2^(levels-1).\n"
+    "                   (I64 or I32 as PyTorch keeps them, or whole numbers as F32/F16/BF16).\n"
+    "                   H and W must be multiples of 2^(levels-1).\n"
     "  OUT.safetensors  written with one F32 tensor, `sample` [N,out_channels,H,W].\n"
     "  --device D       an index into the Vulkan device list or part of a device name\n"
     "                   (default: TESSERA_DEVICE, else the first discrete GPU, ... lavapipe).\n"
@@ -39,6 +39,21 @@ std::vector<float> tensorValues(const tessera::model::SafetensorsFile& st, const
   const tessera::model::SafeTensor* t = st.find(name);
   if (!t) tessera::fail(tessera::ErrorCode::InvalidArgument, std::string("the input has no tensor `") + name + "`");
   return tessera::model::toFloat32(*t);
+}
+
+// Class labels as PyTorch keeps them (int64), as I32, or as whole numbers in a float dtype.
+std::vector<int64_t> classLabels(const tessera::model::SafeTensor& t) {
+  using namespace tessera;
+  if (model::isIntegerDType(t.dtype)) return model::toInt64(t);
+  std::vector<int64_t> labels;
+  for (float v : model::toFloat32(t)) {
+    if (v != std::floor(v)) fail(ErrorCode::InvalidArgument, "`class_labels` must be whole numbers");
+    // Beyond 2^53 a float is no longer one integer; beyond 2^63 the cast is undefined.
+    if (std::fabs(v) > 9007199254740992.0f)
+      fail(ErrorCode::InvalidArgument, "`class_labels` holds " + std::to_string(v) + ", too large to be a class");
+    labels.push_back(int64_t(v));
+  }
+  return labels;
 }
 
 }  // namespace
@@ -98,13 +113,10 @@ int main(int argc, char** argv) {
       fail(ErrorCode::InvalidArgument, "`timestep` holds " + std::to_string(timesteps.size()) +
                                            " values; give a scalar or one per batch item (" + std::to_string(n) + ")");
     std::vector<int64_t> labels;
-    if (in.find("class_labels")) {
+    if (const model::SafeTensor* y = in.find("class_labels")) {
       if (!cfg.numClassEmbeds)
         fail(ErrorCode::InvalidArgument, "`class_labels` given, but the model has no class embedding");
-      for (float v : tensorValues(in, "class_labels")) {
-        if (v != std::floor(v)) fail(ErrorCode::InvalidArgument, "`class_labels` must be whole numbers");
-        labels.push_back(int64_t(v));
-      }
+      labels = classLabels(*y);
     } else if (cfg.numClassEmbeds) {
       fail(ErrorCode::InvalidArgument, "the model is class-conditional: the input needs `class_labels`");
     }

@@ -1,0 +1,183 @@
+// tessera-eval as a user runs it on a class-conditional fixture model (tests/graph/fixtures):
+// class labels as PyTorch keeps them (I64), as I32 and as whole-number floats give the same
+// output, which matches PyTorch's; labels that are not whole numbers or not classes are refused.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "converter.hpp"
+#include "file_io.hpp"
+#include "op_harness.hpp"
+#include "safetensors.hpp"
+
+#if defined(__unix__)
+#include <sys/wait.h>
+#endif
+
+namespace tessera::model {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The build puts tests in <build>/tests and the tool in <build>/tools/eval; TESSERA_EVAL
+// overrides.
+fs::path evalPath() {
+  if (const char* p = std::getenv("TESSERA_EVAL")) return p;
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) return {};
+  return self.parent_path().parent_path() / "tools" / "eval" / "tessera-eval";
+}
+
+fs::path fixtures() { return fs::path(__FILE__).parent_path() / "fixtures"; }
+
+std::vector<std::byte> encodeInts(const std::vector<int64_t>& v, std::size_t size) {
+  std::vector<std::byte> out;
+  for (int64_t x : v) {
+    uint64_t u = uint64_t(x);
+    for (std::size_t b = 0; b < size; ++b, u >>= 8) out.push_back(std::byte(u & 0xFF));
+  }
+  return out;
+}
+
+std::vector<std::byte> encodeFloats(const std::vector<float>& v) {
+  std::vector<std::byte> out(v.size() * 4);
+  std::memcpy(out.data(), v.data(), out.size());
+  return out;
+}
+
+double relL2(const std::vector<float>& got, const std::vector<float>& want) {
+  double num = 0, den = 0;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    if (!std::isfinite(got[i])) return INFINITY;
+    num += (double(got[i]) - want[i]) * (double(got[i]) - want[i]);
+    den += double(want[i]) * want[i];
+  }
+  return std::sqrt(num / den);
+}
+
+std::string quoted(const fs::path& p) {
+  std::string s(1, '"');
+  s += p.string();
+  s += '"';
+  return s;
+}
+
+struct CliResult {
+  int status = -1;
+  std::string err;
+};
+
+class EvalCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    tool_ = evalPath();
+    if (tool_.empty() || !fs::exists(tool_)) GTEST_SKIP() << "tessera-eval not built (set TESSERA_EVAL)";
+    dir_ = fs::temp_directory_path() / ("tessera_eval_cli_" + std::to_string(test::freshSeed()));
+    fs::create_directories(dir_);
+    // A batch-3 case, so one label per item is read from each tensor.
+    const ConvertResult r = convertModelDir(fixtures() / "two_level_default", ConvertOptions{DType::F32});
+    writeFileAtomically(dir_ / "model.tsr", asBytes(r.package));
+    ioBytes_ = readFileBytes(fixtures() / "two_level_default" / "io_b3_16x16.safetensors", 1 << 24);
+    const SafetensorsFile io = SafetensorsFile::parse(asBytes(ioBytes_));
+    for (const SafeTensor& t : io.tensors()) {
+      if (t.name == "expected") {
+        expected_ = toFloat32(t);
+      } else if (t.name == "class_labels") {
+        for (float v : toFloat32(t)) labels_.push_back(int64_t(v));
+      } else {
+        base_.push_back({t.name, t.dtype, t.shape, std::vector<std::byte>(t.data.begin(), t.data.end())});
+      }
+    }
+    ASSERT_EQ(labels_.size(), 3u);
+    ASSERT_FALSE(expected_.empty());
+  }
+  void TearDown() override {
+    if (!dir_.empty()) fs::remove_all(dir_);
+  }
+
+  // Writes the fixture's inputs with `labels` as the class labels and runs the tool on them.
+  CliResult run(const SafeTensorIn& labels, const std::string& name) {
+    std::vector<SafeTensorIn> in = base_;
+    in.push_back(labels);
+    writeFileAtomically(dir_ / (name + ".in.safetensors"), asBytes(writeSafetensors(in)));
+    const fs::path err = dir_ / "stderr";
+    std::string cmd = quoted(tool_);
+    for (const fs::path& arg : {dir_ / "model.tsr", dir_ / (name + ".in.safetensors"), dir_ / (name + ".out.safetensors")})
+      cmd.append(" ").append(quoted(arg));
+    cmd.append(" 2> ").append(quoted(err));
+    CliResult r;
+    r.status = std::system(cmd.c_str());
+#if defined(__unix__)
+    if (r.status != -1 && WIFEXITED(r.status)) r.status = WEXITSTATUS(r.status);
+#endif
+    std::ifstream e(err);
+    std::stringstream ss;
+    ss << e.rdbuf();
+    r.err = ss.str();
+    return r;
+  }
+
+  std::vector<float> output(const std::string& name) {
+    const std::vector<std::byte> bytes = readFileBytes(dir_ / (name + ".out.safetensors"), 1 << 24);
+    const SafetensorsFile f = SafetensorsFile::parse(asBytes(bytes));
+    const SafeTensor* s = f.find("sample");
+    if (!s) return {};
+    return toFloat32(*s);
+  }
+
+  fs::path tool_, dir_;
+  std::vector<std::byte> ioBytes_;
+  std::vector<SafeTensorIn> base_;
+  std::vector<float> expected_;
+  std::vector<int64_t> labels_;
+};
+
+TEST_F(EvalCli, IntegerAndFloatLabelsGiveTheSameOutput) {
+  std::vector<float> asFloat(labels_.begin(), labels_.end());
+  CliResult r = run({"class_labels", SafeDType::F32, {3}, encodeFloats(asFloat)}, "f32");
+  ASSERT_EQ(r.status, 0) << r.err;
+  r = run({"class_labels", SafeDType::I64, {3}, encodeInts(labels_, 8)}, "i64");
+  ASSERT_EQ(r.status, 0) << r.err;
+  r = run({"class_labels", SafeDType::I32, {3}, encodeInts(labels_, 4)}, "i32");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::vector<float> f = output("f32"), i64 = output("i64"), i32 = output("i32");
+  ASSERT_EQ(f.size(), expected_.size());
+  // The same program on the same device: the outputs agree bit for bit.
+  EXPECT_EQ(i64, f);
+  EXPECT_EQ(i32, f);
+  EXPECT_LE(relL2(i64, expected_), 1e-4) << "against PyTorch";
+
+  // The labels matter: other classes give another output.
+  std::vector<int64_t> other = labels_;
+  for (int64_t& y : other) y = (y + 1) % 5;
+  r = run({"class_labels", SafeDType::I64, {3}, encodeInts(other, 8)}, "other");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_GT(relL2(output("other"), expected_), 1e-3) << "the class labels had no effect";
+}
+
+TEST_F(EvalCli, BadLabelsAreRefused) {
+  CliResult r = run({"class_labels", SafeDType::I64, {3}, encodeInts({0, 5, 1}, 8)}, "range");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("class label 5"), std::string::npos) << r.err;
+  r = run({"class_labels", SafeDType::I32, {3}, encodeInts({0, -1, 1}, 4)}, "negative");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("class label -1"), std::string::npos) << r.err;
+  r = run({"class_labels", SafeDType::F32, {3}, encodeFloats({0.0f, 1.5f, 1.0f})}, "fraction");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("must be whole numbers"), std::string::npos) << r.err;
+  r = run({"class_labels", SafeDType::F32, {3}, encodeFloats({0.0f, 1e30f, 1.0f})}, "huge");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("too large to be a class"), std::string::npos) << r.err;
+  r = run({"class_labels", SafeDType::I64, {2}, encodeInts({0, 1}, 8)}, "count");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("class labels"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace tessera::model
