@@ -14,45 +14,13 @@ is paused with SIGSTOP and resumed with SIGCONT on exit, error or interrupt.
 import argparse
 import os
 import pathlib
-import signal
 import statistics
 import subprocess
 import sys
 
 HERE = pathlib.Path(__file__).resolve().parent
-TRAIN_PID = pathlib.Path.home() / ".cache" / "tessera" / "train.pid"
-
-
-def training_pid():
-    try:
-        pid = int(TRAIN_PID.read_text().strip())
-        os.kill(pid, 0)
-        return pid
-    except (OSError, ValueError):
-        return None
-
-
-class Server:
-    """A benchmark process answering one RESULT line per request line."""
-
-    def __init__(self, argv, env):
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
-
-    def ask(self, line):
-        self.proc.stdin.write(line + "\n")
-        self.proc.stdin.flush()
-        answer = self.proc.stdout.readline()
-        if not answer:
-            raise RuntimeError(f"{self.proc.args[0]} exited while answering '{line}'")
-        fields = answer.rstrip("\n").split("\t")
-        if fields[0] != "RESULT":
-            raise RuntimeError(f"{self.proc.args[0]}: {answer.strip()}")
-        return fields
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.stdin.close()
-            self.proc.wait(timeout=30)
+sys.path.insert(0, str(HERE))
+from bench_common import Server, training_paused  # noqa: E402
 
 
 def run(args):
@@ -125,28 +93,8 @@ def main():
     args.variants = [v for v in args.variants.split(",") if v]
     args.shapes = [s for s in args.shapes.split(",") if s]
 
-    pid = training_pid()
-
-    def resume(*_):
-        if pid is not None:
-            try:
-                os.kill(pid, signal.SIGCONT)
-            except OSError:
-                pass
-
-    def interrupted(signum, _frame):
-        resume()
-        sys.exit(128 + signum)
-
-    signal.signal(signal.SIGTERM, interrupted)
-    signal.signal(signal.SIGHUP, interrupted)
-    try:
-        if pid is not None:
-            os.kill(pid, signal.SIGSTOP)
-            print(f"paused training job {pid} while benchmarking", file=sys.stderr)
+    with training_paused():
         shapes, times, best, gflop = run(args)
-    finally:
-        resume()
     report(args, shapes, times, best, gflop)
 
 

@@ -20,60 +20,14 @@ waits while the conv benchmark (tessera-bench-conv) runs, so the two never overl
 import argparse
 import os
 import pathlib
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = pathlib.Path(__file__).resolve().parent
-TRAIN_PID = pathlib.Path.home() / ".cache" / "tessera" / "train.pid"
-
-
-def training_pid():
-    try:
-        pid = int(TRAIN_PID.read_text().strip())
-        os.kill(pid, 0)
-        return pid
-    except (OSError, ValueError):
-        return None
-
-
-def wait_for_conv_bench():
-    waited = False
-    while subprocess.run(["pgrep", "-f", "tessera-bench-conv"], capture_output=True).returncode == 0:
-        if not waited:
-            print("waiting for tessera-bench-conv to finish", file=sys.stderr, flush=True)
-            waited = True
-        time.sleep(5)
-
-
-class Server:
-    """A benchmark process answering one RESULT line per request line, after a READY line."""
-
-    def __init__(self, argv, env):
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
-        ready = self.proc.stdout.readline()
-        if not ready.startswith("READY"):
-            raise RuntimeError(f"{argv[0]} did not start: {ready.strip() or 'no output'}")
-        self.banner = ready.rstrip("\n").split("\t")[1:]
-
-    def ask(self, line):
-        self.proc.stdin.write(line + "\n")
-        self.proc.stdin.flush()
-        answer = self.proc.stdout.readline()
-        if not answer:
-            raise RuntimeError(f"{self.proc.args[0]} exited while answering '{line}'")
-        fields = answer.rstrip("\n").split("\t")
-        if fields[0] != "RESULT":
-            raise RuntimeError(f"{self.proc.args[1]}: '{line}': {answer.strip()}")
-        return fields
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.stdin.close()
-            self.proc.wait(timeout=60)
+sys.path.insert(0, str(HERE))
+from bench_common import Server, training_paused, wait_while_running  # noqa: E402
 
 
 def run(args, work):
@@ -83,10 +37,11 @@ def run(args, work):
                    check=True, stdout=subprocess.DEVNULL)
     # Both sides get the same number of CPU threads: lavapipe's through LP_NUM_THREADS.
     env = dict(os.environ, LP_NUM_THREADS=str(args.threads))
-    tessera = Server([str(args.build / "tools" / "bench" / "tessera-bench-unet"), str(package), "--serve"], env)
+    tessera = Server([str(args.build / "tools" / "bench" / "tessera-bench-unet"), str(package), "--serve"], env,
+                     expect_ready=True)
     try:
         torch = Server(["/usr/bin/python3", str(HERE / "unet_torch.py"), "--serve", str(model_dir),
-                        "--threads", str(args.threads)], env)
+                        "--threads", str(args.threads)], env, expect_ready=True)
     except Exception:
         tessera.close()
         raise
@@ -105,7 +60,7 @@ def run(args, work):
                     raise RuntimeError(f"tessera's {dt} output at {size}x{size} does not match PyTorch's "
                                        f"(relative L2 {f[4]}): not timing a broken network")
             for r in range(args.rounds):
-                wait_for_conv_bench()
+                wait_while_running("tessera-bench-conv")
                 for dt in args.dtypes:
                     f = tessera.ask(f"time {size} {dt} {args.runs}")
                     times.setdefault((size, dt), []).append(float(f[4]))
@@ -161,29 +116,8 @@ def main():
     args.sizes = [int(s) for s in args.sizes.split(",") if s]
     args.dtypes = [d for d in args.dtypes.split(",") if d]
 
-    pid = training_pid()
-
-    def resume(*_):
-        if pid is not None:
-            try:
-                os.kill(pid, signal.SIGCONT)
-            except OSError:
-                pass
-
-    def interrupted(signum, _frame):
-        resume()
-        sys.exit(128 + signum)
-
-    signal.signal(signal.SIGTERM, interrupted)
-    signal.signal(signal.SIGHUP, interrupted)
-    try:
-        if pid is not None:
-            os.kill(pid, signal.SIGSTOP)
-            print(f"paused training job {pid} while benchmarking", file=sys.stderr)
-        with tempfile.TemporaryDirectory(prefix="tessera_unet_bench_") as work:
-            result = run(args, pathlib.Path(work))
-    finally:
-        resume()
+    with training_paused(), tempfile.TemporaryDirectory(prefix="tessera_unet_bench_") as work:
+        result = run(args, pathlib.Path(work))
     report(args, *result)
 
 
