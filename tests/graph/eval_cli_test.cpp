@@ -8,31 +8,17 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "converter.hpp"
 #include "file_io.hpp"
+#include "cli_run.hpp"
 #include "op_harness.hpp"
 #include "safetensors.hpp"
-
-#if defined(__unix__)
-#include <sys/wait.h>
-#endif
 
 namespace tessera::model {
 namespace {
 
 namespace fs = std::filesystem;
-
-// The build puts tests in <build>/tests and the tool in <build>/tools/eval; TESSERA_EVAL
-// overrides.
-fs::path evalPath() {
-  if (const char* p = std::getenv("TESSERA_EVAL")) return p;
-  std::error_code ec;
-  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) return {};
-  return self.parent_path().parent_path() / "tools" / "eval" / "tessera-eval";
-}
 
 fs::path fixtures() { return fs::path(__FILE__).parent_path() / "fixtures"; }
 
@@ -61,22 +47,10 @@ double relL2(const std::vector<float>& got, const std::vector<float>& want) {
   return std::sqrt(num / den);
 }
 
-std::string quoted(const fs::path& p) {
-  std::string s(1, '"');
-  s += p.string();
-  s += '"';
-  return s;
-}
-
-struct CliResult {
-  int status = -1;
-  std::string err;
-};
-
 class EvalCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    tool_ = evalPath();
+    tool_ = test::builtTool("TESSERA_EVAL", "eval", "tessera-eval");
     if (tool_.empty() || !fs::exists(tool_)) GTEST_SKIP() << "tessera-eval not built (set TESSERA_EVAL)";
     dir_ = fs::temp_directory_path() / ("tessera_eval_cli_" + std::to_string(test::freshSeed()));
     fs::create_directories(dir_);
@@ -102,24 +76,14 @@ class EvalCli : public ::testing::Test {
   }
 
   // Writes the fixture's inputs with `labels` as the class labels and runs the tool on them.
-  CliResult run(const SafeTensorIn& labels, const std::string& name) {
+  test::CliResult run(const SafeTensorIn& labels, const std::string& name) {
     std::vector<SafeTensorIn> in = base_;
     in.push_back(labels);
     writeFileAtomically(dir_ / (name + ".in.safetensors"), asBytes(writeSafetensors(in)));
-    const fs::path err = dir_ / "stderr";
-    std::string cmd = quoted(tool_);
+    std::string args;
     for (const fs::path& arg : {dir_ / "model.tsr", dir_ / (name + ".in.safetensors"), dir_ / (name + ".out.safetensors")})
-      cmd.append(" ").append(quoted(arg));
-    cmd.append(" 2> ").append(quoted(err));
-    CliResult r;
-    r.status = std::system(cmd.c_str());
-#if defined(__unix__)
-    if (r.status != -1 && WIFEXITED(r.status)) r.status = WEXITSTATUS(r.status);
-#endif
-    std::ifstream e(err);
-    std::stringstream ss;
-    ss << e.rdbuf();
-    r.err = ss.str();
+      args.append(" ").append(test::quoted(arg));
+    test::CliResult r = test::runTool(tool_, args, dir_);
     return r;
   }
 
@@ -140,7 +104,7 @@ class EvalCli : public ::testing::Test {
 
 TEST_F(EvalCli, IntegerAndFloatLabelsGiveTheSameOutput) {
   std::vector<float> asFloat(labels_.begin(), labels_.end());
-  CliResult r = run({"class_labels", SafeDType::F32, {3}, encodeFloats(asFloat)}, "f32");
+  test::CliResult r = run({"class_labels", SafeDType::F32, {3}, encodeFloats(asFloat)}, "f32");
   ASSERT_EQ(r.status, 0) << r.err;
   r = run({"class_labels", SafeDType::I64, {3}, encodeInts(labels_, 8)}, "i64");
   ASSERT_EQ(r.status, 0) << r.err;
@@ -162,7 +126,7 @@ TEST_F(EvalCli, IntegerAndFloatLabelsGiveTheSameOutput) {
 }
 
 TEST_F(EvalCli, BadLabelsAreRefused) {
-  CliResult r = run({"class_labels", SafeDType::I64, {3}, encodeInts({0, 5, 1}, 8)}, "range");
+  test::CliResult r = run({"class_labels", SafeDType::I64, {3}, encodeInts({0, 5, 1}, 8)}, "range");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("class label 5"), std::string::npos) << r.err;
   r = run({"class_labels", SafeDType::I32, {3}, encodeInts({0, -1, 1}, 4)}, "negative");

@@ -6,41 +6,22 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
-#include <sstream>
 
 #include "file_io.hpp"
 #include "model_fixtures.hpp"
 #include "model_package.hpp"
+#include "cli_run.hpp"
 #include "op_harness.hpp"
-
-#if defined(__unix__)
-#include <sys/wait.h>
-#endif
 
 namespace tessera::model {
 namespace {
 
 namespace fs = std::filesystem;
 
-// The build puts tests in <build>/tests and the tool in <build>/tools/convert; TESSERA_CONVERT
-// overrides.
-fs::path converterPath() {
-  if (const char* p = std::getenv("TESSERA_CONVERT")) return p;
-  std::error_code ec;
-  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) return {};
-  return self.parent_path().parent_path() / "tools" / "convert" / "tessera-convert";
-}
-
-struct CliResult {
-  int status = -1;
-  std::string out, err;
-};
-
 class ConvertCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    tool_ = converterPath();
+    tool_ = test::builtTool("TESSERA_CONVERT", "convert", "tessera-convert");
     if (tool_.empty() || !fs::exists(tool_))
       GTEST_SKIP() << "tessera-convert not built (set TESSERA_CONVERT)";
     dir_ = fs::temp_directory_path() / ("tessera_cli_" + std::to_string(test::freshSeed()));
@@ -54,32 +35,14 @@ class ConvertCli : public ::testing::Test {
     if (!dir_.empty()) fs::remove_all(dir_);
   }
 
-  CliResult run(const std::string& args) {
-    const fs::path out = dir_ / "stdout", err = dir_ / "stderr";
-    const std::string cmd =
-        "\"" + tool_.string() + "\" " + args + " > \"" + out.string() + "\" 2> \"" + err.string() + "\"";
-    CliResult r;
-    r.status = std::system(cmd.c_str());
-#if defined(__unix__)
-    if (r.status != -1 && WIFEXITED(r.status)) r.status = WEXITSTATUS(r.status);
-#endif
-    const auto slurp = [](const fs::path& p) {
-      std::ifstream in(p);
-      std::stringstream ss;
-      ss << in.rdbuf();
-      return ss.str();
-    };
-    r.out = slurp(out);
-    r.err = slurp(err);
-    return r;
-  }
-  std::string q(const fs::path& p) { return "\"" + p.string() + "\""; }
+  test::CliResult run(const std::string& args) { return test::runTool(tool_, args, dir_); }
+  std::string q(const fs::path& p) { return test::quoted(p); }
 
   fs::path tool_, dir_;
 };
 
 TEST_F(ConvertCli, HelpAndUsage) {
-  CliResult r = run("--help");
+  test::CliResult r = run("--help");
   EXPECT_EQ(r.status, 0);
   EXPECT_NE(r.out.find("usage: tessera-convert MODEL_DIR OUT.tsr [--fp16]"), std::string::npos);
   r = run("");
@@ -92,7 +55,7 @@ TEST_F(ConvertCli, HelpAndUsage) {
 
 TEST_F(ConvertCli, ConvertsAndSummarises) {
   const fs::path out = dir_ / "tiny.tsr";
-  CliResult r = run(q(dir_ / "model") + " " + q(out) + " --fp16");
+  test::CliResult r = run(q(dir_ / "model") + " " + q(out) + " --fp16");
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("tensors    "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("(f16)"), std::string::npos) << r.out;
@@ -111,7 +74,7 @@ TEST_F(ConvertCli, ARefusedModelLeavesTheOutputAlone) {
   std::ofstream(out) << "previous";
   std::ofstream(dir_ / "model" / "config.json")
       << fixtures::tinyConfig().dump().replace(1, 0, "\"cross_attention_dim\": 8,");
-  const CliResult r = run(q(dir_ / "model") + " " + q(out));
+  const test::CliResult r = run(q(dir_ / "model") + " " + q(out));
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("\"cross_attention_dim\""), std::string::npos) << r.err;
   std::ifstream in(out);
