@@ -37,16 +37,6 @@ std::vector<std::byte> encodeFloats(const std::vector<float>& v) {
   return out;
 }
 
-double relL2(const std::vector<float>& got, const std::vector<float>& want) {
-  double num = 0, den = 0;
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    if (!std::isfinite(got[i])) return INFINITY;
-    num += (double(got[i]) - want[i]) * (double(got[i]) - want[i]);
-    den += double(want[i]) * want[i];
-  }
-  return std::sqrt(num / den);
-}
-
 class EvalCli : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -115,14 +105,14 @@ TEST_F(EvalCli, IntegerAndFloatLabelsGiveTheSameOutput) {
   // The same program on the same device: the outputs agree bit for bit.
   EXPECT_EQ(i64, f);
   EXPECT_EQ(i32, f);
-  EXPECT_LE(relL2(i64, expected_), 1e-4) << "against PyTorch";
+  EXPECT_LE(test::relativeL2(i64, expected_), 1e-4) << "against PyTorch";
 
   // The labels matter: other classes give another output.
   std::vector<int64_t> other = labels_;
   for (int64_t& y : other) y = (y + 1) % 5;
   r = run({"class_labels", SafeDType::I64, {3}, encodeInts(other, 8)}, "other");
   ASSERT_EQ(r.status, 0) << r.err;
-  EXPECT_GT(relL2(output("other"), expected_), 1e-3) << "the class labels had no effect";
+  EXPECT_GT(test::relativeL2(output("other"), expected_), 1e-3) << "the class labels had no effect";
 }
 
 TEST_F(EvalCli, BadLabelsAreRefused) {

@@ -51,16 +51,6 @@ model::ModelPackage convert(const std::string& name) {
   return model::ModelPackage::fromBuffer(std::move(r.package));
 }
 
-double relL2(const std::vector<float>& got, const std::vector<float>& want) {
-  double num = 0, den = 0;
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    if (!std::isfinite(got[i])) return INFINITY;
-    num += (double(got[i]) - want[i]) * (double(got[i]) - want[i]);
-    den += double(want[i]) * want[i];
-  }
-  return std::sqrt(num / den);
-}
-
 class UnetGraphPyTorch : public GpuTest, public ::testing::WithParamInterface<const char*> {};
 
 TEST_P(UnetGraphPyTorch, MatchesPyTorchAtTwoSizesAndBatches) {
@@ -87,7 +77,7 @@ TEST_P(UnetGraphPyTorch, MatchesPyTorchAtTwoSizesAndBatches) {
       const std::vector<float> got =
           graph.run({c.sample, c.timesteps, std::span<const int64_t>(c.labels.data(), c.labels.size())});
       ASSERT_EQ(got.size(), c.expected.size());
-      const double err = relL2(got, c.expected);
+      const double err = test::relativeL2(got, c.expected);
       EXPECT_LE(err, dt == DType::F32 ? 1e-4 : 1e-2) << "relative L2 error";
       std::printf("  %s %s %s: relative L2 %.2e\n", name.c_str(), dtypeName(dt), c.shape.str().c_str(), err);
       // The output must depend on the inputs: a different timestep changes it.
@@ -95,7 +85,7 @@ TEST_P(UnetGraphPyTorch, MatchesPyTorchAtTwoSizesAndBatches) {
         std::vector<float> t2 = c.timesteps;
         t2[0] += 100.0f;
         const std::vector<float> other = graph.run({c.sample, t2, c.labels});
-        EXPECT_GT(relL2(other, c.expected), 1e-3) << "the timestep had no effect";
+        EXPECT_GT(test::relativeL2(other, c.expected), 1e-3) << "the timestep had no effect";
       }
     }
   }

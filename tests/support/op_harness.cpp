@@ -85,6 +85,16 @@ void runProgram(const vk::Gpu& gpu, Program& prog) {
   });
 }
 
+double relativeL2(std::span<const float> got, std::span<const float> want) {
+  double num = 0, den = 0;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    if (!std::isfinite(got[i])) return std::numeric_limits<double>::infinity();
+    num += (double(got[i]) - want[i]) * (double(got[i]) - want[i]);
+    den += double(want[i]) * want[i];
+  }
+  return std::sqrt(num / den);
+}
+
 Tolerance toleranceFor(DType t) { return t == DType::F16 ? Tolerance{1e-2, 3e-2} : Tolerance{1e-5, 1e-4}; }
 
 void expectClose(std::span<const float> got, std::span<const double> want, DType t, const char* what) {

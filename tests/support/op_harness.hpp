@@ -43,6 +43,9 @@ class TensorPool {
 // Finalizes the program, records it, submits and waits; writes are visible to the host after.
 void runProgram(const vk::Gpu& gpu, Program& prog);
 
+// ||got - want|| / ||want||; infinite when `got` holds a NaN or infinity.
+double relativeL2(std::span<const float> got, std::span<const float> want);
+
 struct Tolerance {
   double relL2;   // ||got - want|| / ||want||
   double maxAbs;  // per element, relative to max |want| (at least 1)
