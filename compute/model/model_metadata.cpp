@@ -80,6 +80,8 @@ TesseraSection TesseraSection::fromJson(const Json& j, const UnetConfig& config)
       s.sigmaMin = positive(k, v);
     } else if (key == "sigma_max") {
       s.sigmaMax = positive(k, v);
+    } else if (key == "rho") {
+      s.rho = positive(k, v);
     } else if (key == "step_sigmas") {
       if (!v.is_object()) bad(k, v, "an object mapping a step count to its sigmas");
       for (const auto& [steps, list] : v.items()) {
@@ -133,6 +135,7 @@ Json TesseraSection::toJson() const {
   if (nullClass) j["null_class"] = *nullClass;
   if (sigmaData) j["sigma_data"] = *sigmaData;
   if (sigmaMin) j["sigma_min"] = *sigmaMin;
+  if (rho) j["rho"] = *rho;
   if (sigmaMax) j["sigma_max"] = *sigmaMax;
   if (!stepSigmas.empty()) {
     Json steps = Json::object();

@@ -23,6 +23,7 @@ struct TesseraSection {
   std::vector<std::string> classes;   // names of the class labels 0..n-1
   std::optional<uint32_t> nullClass;  // the label used for the unconditional branch of guidance
   std::optional<double> sigmaData, sigmaMin, sigmaMax;
+  std::optional<double> rho;  // Karras et al.'s schedule exponent for the teacher samplers (7 when unset)
   std::map<uint32_t, std::vector<double>> stepSigmas;  // step count -> the sigmas evaluated, descending
   std::optional<uint32_t> defaultSteps;
   std::optional<std::string> sampler;  // "euler", "heun", "dpmpp_2m" or "consistency"

@@ -35,6 +35,10 @@ def main():
     ap.add_argument("--sigma-max", type=float, default=80.0)
     ap.add_argument("--rho", type=float, default=7.0)
     ap.add_argument("--guidance", type=float, default=1.0, help="recommended CFG scale recorded in the config")
+    ap.add_argument("--sampler", default=None,
+                    help="recommended sampler (default: consistency for a student, dpmpp_2m for a teacher)")
+    ap.add_argument("--steps", type=int, default=None,
+                    help="recommended step count (default: 2 for a student, 16 for a teacher)")
     args = ap.parse_args()
 
     ckpt = torch.load(args.checkpoint, map_location="cpu")
@@ -54,12 +58,9 @@ def main():
                    "heldout": s["heldout"], "licences": s["licences"],
                    "per_category": {c: v["train"] + v["heldout"] for c, v in s["per_category"].items()}}
     classes = tess_in.get("classes") or ckpt.get("classes")
+    # Keys the runtime reads (docs/FORMAT.md); everything descriptive goes under "data".
     tessera = {
-        "format_version": 1,
-        "kind": "consistency" if student else "edm",
-        "precondition": "edm",
         "sigma_data": ckpt["sigma_data"],
-        "c_noise": "ln(sigma)/4",
         "sigma_min": args.sigma_min,
         "sigma_max": args.sigma_max,
         "rho": args.rho,
@@ -67,16 +68,22 @@ def main():
         "classes": classes,
         "null_class": len(classes),
         "guidance_scale": args.guidance,
-        "value_range": [-1.0, 1.0],
-        "color_space": "sRGB",
-        "weights": "raw" if args.raw else "ema",
-        "training": {"step": ckpt.get("step"), "kimg": round(ckpt.get("nimg", 0) / 1000, 1),
-                     "train_hours": round(ckpt.get("train_sec", 0.0) / 3600, 2)},
-        "data": summary,
+        "sampler": args.sampler or ("consistency" if student else "dpmpp_2m"),
+        "default_steps": args.steps or (2 if student else 16),
+        "data": {
+            "kind": "consistency" if student else "edm",
+            "precondition": "edm, c_noise = ln(sigma)/4",
+            "value_range": [-1.0, 1.0],
+            "color_space": "sRGB",
+            "weights": "raw" if args.raw else "ema",
+            "training": {"step": ckpt.get("step"), "kimg": round(ckpt.get("nimg", 0) / 1000, 1),
+                         "train_hours": round(ckpt.get("train_sec", 0.0) / 3600, 2)},
+            "dataset": summary,
+        },
     }
     if student:
-        tessera["step_sigmas"] = ckpt["step_sigmas"]
-        tessera["teacher"] = ckpt.get("teacher")
+        tessera["step_sigmas"] = ckpt["step_sigmas"]  # {"steps": [sigmas...]}
+        tessera["data"]["teacher"] = ckpt.get("teacher")
     config = model.to_config()
     config["tessera"] = tessera
 
