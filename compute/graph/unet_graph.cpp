@@ -50,6 +50,7 @@ struct UnetGraph::Builder {
   UnetGraph& g;
   uint32_t n, h, w;
   DType dt;
+  ops::Padding pad;
   std::vector<Node> nodes;
   std::vector<std::function<void(Program&)>> steps;
   std::vector<Tensor> resolved;
@@ -99,7 +100,7 @@ struct UnetGraph::Builder {
     const std::size_t sb = c.scratchBytes(is);
     const int scr = sb ? scratch(sb) : -1;
     step({in, in2, residual, out, scr}, [=, this, &c](Program& p) {
-      ops::Conv2dIO io{T(in), P(in2), W(name + ".weight"), T(out), P(residual), P(scr), scale};
+      ops::Conv2dIO io{T(in), P(in2), W(name + ".weight"), T(out), P(residual), P(scr), scale, pad};
       c.record(p, g.kernels_, io);
     });
     return out;
@@ -218,7 +219,7 @@ UnetGraph::UnetGraph(const vk::Gpu& gpu, vk::KernelCache& kernels, const model::
   align_ = Arena::offsetAlignment(gpu);
   checkSize(options.batch, options.height, options.width);
   packWeights();
-  build(options.batch, options.height, options.width, true);
+  build(options.batch, options.height, options.width, padding_, true, true);
 }
 
 UnetGraph::~UnetGraph() = default;
@@ -376,25 +377,65 @@ void UnetGraph::uploadWeights() {
 
 void UnetGraph::prepare(uint32_t batch, uint32_t height, uint32_t width) {
   checkSize(batch, height, width);
-  build(batch, height, width, false);
+  build(batch, height, width, padding_, false, true);
 }
 
-void UnetGraph::build(uint32_t batch, uint32_t height, uint32_t width, bool createArena) {
-  const model::UnetLayout& l = package_.layout();
-  const model::UnetConfig& c = l.config;
-  const DType dt = options_.dtype;
-  const std::size_t es = dtypeSize(dt);
+std::unique_ptr<Program> UnetGraph::buildProgram(uint32_t batch, uint32_t height, uint32_t width,
+                                                 ops::Padding padding) {
+  checkSize(batch, height, width);
+  return build(batch, height, width, padding, false, false);
+}
 
-  // Staging: the request's inputs and output, each aligned.
+uint64_t UnetGraph::ioOffsets(uint32_t batch, uint32_t height, uint32_t width, uint64_t* off) const {
+  const model::UnetConfig& c = config();
+  const std::size_t es = dtypeSize(options_.dtype);
   const uint64_t sampleB = uint64_t(batch) * c.inChannels * height * width * es;
   const uint64_t timeB = uint64_t(batch) * 4;
   const uint64_t classB = c.numClassEmbeds ? uint64_t(batch) * *c.numClassEmbeds * es : 0;
   const uint64_t outB = uint64_t(batch) * c.outChannels * height * width * es;
-  const uint64_t sSample = 0, sTime = alignUp(sampleB, align_), sClass = sTime + alignUp(timeB, align_);
-  const uint64_t sOut = sClass + alignUp(classB, align_);
-  const uint64_t stagingB = sOut + alignUp(outB, align_);
+  off[0] = 0;
+  off[1] = alignUp(sampleB, align_);
+  off[2] = off[1] + alignUp(timeB, align_);
+  off[3] = off[2] + alignUp(classB, align_);
+  return off[3] + alignUp(outB, align_);
+}
 
-  Builder b{*this, batch, height, width, dt, {}, {}, {}};
+UnetIO UnetGraph::io(uint32_t batch, uint32_t height, uint32_t width) const {
+  if (!options_.deviceIO) fail(ErrorCode::InvalidArgument, "UnetGraph: io() needs deviceIO");
+  checkSize(batch, height, width);
+  if (batch > options_.batch || height > options_.height || width > options_.width)
+    fail(ErrorCode::OutOfArena, "UnetGraph: batch " + std::to_string(batch) + " at " + std::to_string(height) + "x" +
+                                    std::to_string(width) + " exceeds the device IO built for batch " +
+                                    std::to_string(options_.batch) + " at " + std::to_string(options_.height) + "x" +
+                                    std::to_string(options_.width));
+  const model::UnetConfig& c = config();
+  uint64_t off[4];
+  ioOffsets(options_.batch, options_.height, options_.width, off);
+  const DType dt = options_.dtype;
+  UnetIO r;
+  r.sample = arena_->tensor(ArenaRegion::Scratch, off[0], {batch, c.inChannels, height, width}, dt);
+  r.timesteps = arena_->tensor(ArenaRegion::Scratch, off[1], vec(batch, 1), DType::F32);
+  if (c.numClassEmbeds) r.classes = arena_->tensor(ArenaRegion::Scratch, off[2], vec(batch, *c.numClassEmbeds), dt);
+  r.output = arena_->tensor(ArenaRegion::Scratch, off[3], {batch, c.outChannels, height, width}, dt);
+  return r;
+}
+
+std::unique_ptr<Program> UnetGraph::build(uint32_t batch, uint32_t height, uint32_t width, ops::Padding padding,
+                                          bool createArena, bool adopt) {
+  const model::UnetLayout& l = package_.layout();
+  const model::UnetConfig& c = l.config;
+  const DType dt = options_.dtype;
+
+  // The request's inputs and output, each aligned: in staging for the host, or (device IO) at
+  // the start of the scratch region, laid out for the largest request so offsets never move.
+  const bool dev = options_.deviceIO;
+  uint64_t off[4];
+  const uint64_t ioB = dev ? ioOffsets(options_.batch, options_.height, options_.width, off)
+                           : ioOffsets(batch, height, width, off);
+  const uint64_t sSample = off[0], sTime = off[1], sClass = off[2], sOut = off[3];
+  const uint64_t stagingB = dev ? 0 : ioB;
+
+  Builder b{*this, batch, height, width, dt, padding, {}, {}, {}};
   const int sample = b.stagingTensor({batch, c.inChannels, height, width}, dt, sSample);
   const int timesteps = b.stagingTensor(vec(batch, 1), DType::F32, sTime);
   const int classes = c.numClassEmbeds ? b.stagingTensor(vec(batch, *c.numClassEmbeds), dt, sClass) : -1;
@@ -477,14 +518,27 @@ void UnetGraph::build(uint32_t batch, uint32_t height, uint32_t width, bool crea
     ArenaSizes sizes;
     sizes.weights = std::max<uint64_t>(weightBytes_, align_);
     sizes.activations = std::max<uint64_t>(plan.total, align_);
+    if (dev) sizes.scratch = alignUp(ioB + options_.extraScratchBytes, align_);
     // Staging also carries the weights up at load, in pieces of at least 1 MiB.
-    sizes.staging = std::max<uint64_t>(stagingB, 1u << 20);
-    arena_ = Arena::create(gpu_, sizes);
-    submitter_ = std::make_unique<vk::Submitter>(gpu_);
-    uploadWeights();
+    sizes.staging = std::max<uint64_t>({stagingB, 1u << 20, alignUp(options_.extraStagingBytes, align_)});
+    sizes_ = sizes;
+    ioBytes_ = dev ? ioB : 0;
     memory_.weights = weightBytes_;
     memory_.activations = sizes.activations;
     memory_.staging = sizes.staging;
+    memory_.plannedActivations = plan.total;
+    memory_.naiveActivations = plan.naive;
+    memory_.peakLiveActivations = peakLiveBytes(lives);
+    if (options_.planOnly) return nullptr;
+    if (options_.deviceMemory || options_.stagingMemory) {
+      if (!options_.deviceMemory || !options_.stagingMemory)
+        fail(ErrorCode::InvalidArgument, "UnetGraph: host memory needs both a device and a staging block");
+      arena_ = Arena::createInHostMemory(gpu_, sizes, *options_.deviceMemory, *options_.stagingMemory);
+    } else {
+      arena_ = Arena::create(gpu_, sizes);
+    }
+    submitter_ = std::make_unique<vk::Submitter>(gpu_);
+    uploadWeights();
   }
   const uint64_t capacity = arena_->capacity(ArenaRegion::Activations);
   if (plan.total > capacity)
@@ -509,12 +563,13 @@ void UnetGraph::build(uint32_t batch, uint32_t height, uint32_t width, bool crea
   }
   for (std::size_t i = 0; i < b.nodes.size(); ++i)
     if (b.nodes[i].staging >= 0)
-      b.resolved[i] = arena_->tensor(ArenaRegion::Staging, uint64_t(b.nodes[i].staging), b.nodes[i].shape,
-                                     b.nodes[i].dtype);
+      b.resolved[i] = arena_->tensor(dev ? ArenaRegion::Scratch : ArenaRegion::Staging, uint64_t(b.nodes[i].staging),
+                                     b.nodes[i].shape, b.nodes[i].dtype);
 
   auto prog = std::make_unique<Program>(gpu_);
   for (auto& s : b.steps) s(*prog);
   prog->finalize();
+  if (!adopt) return prog;
   program_ = std::move(prog);
 
   batch_ = batch;
@@ -530,9 +585,11 @@ void UnetGraph::build(uint32_t batch, uint32_t height, uint32_t width, bool crea
   memory_.peakLiveActivations = peakLiveBytes(lives);
   memory_.dispatches = program_->size();
   memory_.tensors = lives.size();
+  return nullptr;
 }
 
 void UnetGraph::writeInputs(const UnetInputs& in) {
+  if (options_.deviceIO) fail(ErrorCode::InvalidArgument, "UnetGraph: inputs are device tensors (deviceIO)");
   const model::UnetConfig& c = config();
   const Shape4 s = inputShape();
   if (in.sample.size() != s.count())
@@ -585,6 +642,7 @@ void UnetGraph::record(VkCommandBuffer cmd) const {
 }
 
 std::vector<float> UnetGraph::readOutput() const {
+  if (options_.deviceIO) fail(ErrorCode::InvalidArgument, "UnetGraph: the output is a device tensor (deviceIO)");
   const Shape4 s = outputShape();
   arena_->invalidateStaging(stagingOut_, alignUp(s.count() * dtypeSize(options_.dtype), align_));
   const auto* base = static_cast<const std::byte*>(arena_->stagingMapped()) + stagingOut_;

@@ -28,6 +28,25 @@ struct UnetGraphOptions {
   uint32_t height = 0, width = 0;
   DType dtype = DType::F32;  // storage of weights and activations; arithmetic is fp32 either way
   std::optional<model::PaddingMode> padding;  // unset: the package's padding_mode
+  // Device IO: the network's inputs and output live in the arena's scratch region at fixed
+  // offsets (sized for the largest request) for a sampler to write and read on the GPU, instead
+  // of in staging for the host. run()/writeInputs()/readOutput() are then unavailable.
+  bool deviceIO = false;
+  uint64_t extraScratchBytes = 0;  // reserved after the IO tensors, for the caller (deviceIO)
+  uint64_t extraStagingBytes = 0;  // staging at least this large, for the caller
+  // Plan only: compute memory() and arenaSizes() without allocating or uploading anything.
+  bool planOnly = false;
+  // Bind the arena into the host's memory instead of allocating it (see Arena::createInHostMemory).
+  const HostMemoryBlock* deviceMemory = nullptr;
+  const HostMemoryBlock* stagingMemory = nullptr;
+};
+
+// The network's tensors a sampler writes and reads in device-IO mode, for a given shape.
+struct UnetIO {
+  Tensor sample;     // [N, in_channels, H, W], network storage type
+  Tensor timesteps;  // [N, 1, 1, 1] fp32
+  Tensor classes;    // [N, num_class_embeds, 1, 1] one-hot, network storage type; empty without classes
+  Tensor output;     // [N, out_channels, H, W], network storage type
 };
 
 struct GraphMemory {
@@ -64,6 +83,17 @@ class UnetGraph {
   // Builds the Program for a request of this shape inside the existing arena. Throws
   // InvalidArgument for a bad size, OutOfArena when it needs more than the arena holds.
   void prepare(uint32_t batch, uint32_t height, uint32_t width);
+  // A Program for that shape and padding inside the same arena, for a caller that keeps several
+  // (the generator). The graph's own prepared Program is not changed. Same errors as prepare().
+  std::unique_ptr<Program> buildProgram(uint32_t batch, uint32_t height, uint32_t width, ops::Padding padding);
+  // Device-IO tensors for a batch at a size (offsets do not depend on the shape).
+  UnetIO io(uint32_t batch, uint32_t height, uint32_t width) const;
+  // Where extraScratchBytes start in the scratch region (deviceIO).
+  uint64_t extraScratchOffset() const { return ioBytes_; }
+  Arena& arena() const { return *arena_; }
+  const ArenaSizes& arenaSizes() const { return sizes_; }
+  // Fails with InvalidArgument naming the rule when the shape cannot run.
+  void checkShape(uint32_t batch, uint32_t height, uint32_t width) const { checkSize(batch, height, width); }
 
   // Writes the inputs to staging, records and submits the Program, waits, and returns the output
   // [N, out_channels, H, W] as fp32. Throws InvalidArgument for inputs of the wrong size or
@@ -86,7 +116,9 @@ class UnetGraph {
   const model::UnetConfig& config() const { return package_.layout().config; }
   void packWeights();
   void uploadWeights();
-  void build(uint32_t batch, uint32_t height, uint32_t width, bool createArena);
+  std::unique_ptr<Program> build(uint32_t batch, uint32_t height, uint32_t width, ops::Padding padding,
+                                 bool createArena, bool adopt);
+  uint64_t ioOffsets(uint32_t batch, uint32_t height, uint32_t width, uint64_t* offsets) const;
   void checkSize(uint32_t batch, uint32_t height, uint32_t width) const;
 
   const vk::Gpu& gpu_;
@@ -111,6 +143,8 @@ class UnetGraph {
   uint64_t stagingSample_ = 0, stagingTime_ = 0, stagingClass_ = 0, stagingOut_ = 0, stagingBytes_ = 0;
 
   std::unique_ptr<Arena> arena_;
+  ArenaSizes sizes_;
+  uint64_t ioBytes_ = 0;  // device-IO tensors at the start of the scratch region
   std::unique_ptr<Program> program_;
   std::unique_ptr<vk::Submitter> submitter_;
   uint32_t batch_ = 0, height_ = 0, width_ = 0;

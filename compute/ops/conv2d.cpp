@@ -226,7 +226,7 @@ void Conv2d::recordDirect(Program& prog, vk::KernelCache& kernels, const Conv2dI
   const Shape4 in = io.in.shape, out = io.out.shape;
   constexpr uint32_t kLocal = 8;
   const uint32_t spec[] = {
-      kLocal, kLocal, p_.kernel, p_.stride, p_.padding == Padding::Circular, p_.bias, io.residual != nullptr};
+      kLocal, kLocal, p_.kernel, p_.stride, paddingFor(io) == Padding::Circular, p_.bias, io.residual != nullptr};
   const vk::Kernel& k = kernels.get("conv2d_direct", dtype_ == DType::F16, spec);
   const Push push{in.c, p_.in2Channels, in.h, in.w, out.h, out.w, out.c, io.outputScale};
   const BufferRef in2 = io.in2 ? io.in2->ref : io.in.ref;
@@ -241,7 +241,7 @@ void Conv2d::recordTiled(Program& prog, vk::KernelCache& kernels, const Conv2dIO
     float outputScale;
   };
   const Shape4 in = io.in.shape, out = io.out.shape;
-  const uint32_t spec[] = {p_.kernel, p_.stride, p_.padding == Padding::Circular};
+  const uint32_t spec[] = {p_.kernel, p_.stride, paddingFor(io) == Padding::Circular};
   const vk::Kernel& k = kernels.get("conv2d_tiled", dtype_ == DType::F16, spec);
   const uint32_t blocks = divUp(out.c, 64);
   require(in.n * blocks <= kernels.gpu().facts.maxWorkgroupCount[2], kOp, "batch x channel blocks too large");

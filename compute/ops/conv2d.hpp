@@ -8,6 +8,7 @@
 // records any number of dispatches. See docs/KERNELS.md for the layouts and why each variant exists.
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -46,6 +47,9 @@ struct Conv2dIO {
   const Tensor* residual = nullptr;  // same shape as out; must not alias in, in2 or out
   const Tensor* scratch = nullptr;   // at least scratchBytes(in.shape) bytes, when that is non-zero
   float outputScale = 1.0f;
+  // Overrides params().padding for this dispatch (3x3 only): the packed weights do not depend
+  // on it, so one layer serves tileable and plain requests.
+  std::optional<Padding> padding;
 };
 
 class Conv2d {
@@ -70,6 +74,8 @@ class Conv2d {
   // Bytes of intermediate buffer the variant needs for an input of this shape (0: none).
   std::size_t scratchBytes(Shape4 in) const;
   Shape4 outputShape(Shape4 in) const;
+  // The padding a dispatch with these arguments uses.
+  Padding paddingFor(const Conv2dIO& io) const { return p_.kernel == 1 ? p_.padding : io.padding.value_or(p_.padding); }
 
   // Validates shapes, types and ranges, then appends the variant's dispatches.
   void record(Program& prog, vk::KernelCache& kernels, const Conv2dIO& io) const;

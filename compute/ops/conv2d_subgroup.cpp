@@ -86,7 +86,7 @@ void record(const Conv2d& conv, Program& prog, vk::KernelCache& kernels, const C
                   out.w,
                   out.c,
                   nb,
-                  p.padding == Padding::Circular,
+                  conv.paddingFor(io) == Padding::Circular,
                   p.bias,
                   io.residual != nullptr,
                   io.outputScale};

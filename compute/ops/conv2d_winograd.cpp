@@ -137,7 +137,7 @@ void record(const Conv2d& conv, Program& prog, vk::KernelCache& kernels, const C
   const BufferRef m{scr.buffer, scr.offset + sl.mOffset, sl.mBytes};
 
   const bool rows4 = in.w % 4 == 0;
-  const uint32_t circular = p.padding == Padding::Circular;
+  const uint32_t circular = conv.paddingFor(io) == Padding::Circular;
   const double transformFlops = 0;  // GFLOP/s figures count the direct convolution's work (below)
   auto inputTransform = [&](const Tensor& x, uint32_t channels, uint32_t inChunks, uint32_t chunkBase) {
     if (rows4) {

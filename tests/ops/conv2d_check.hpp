@@ -28,8 +28,13 @@ struct Case {
   bool bias = true;
   bool residual = false;
   float outputScale = 1.0f;
+  // Build the layer with the other padding and ask for `padding` per dispatch (Conv2dIO::padding).
+  bool overridePadding = false;
 
-  Conv2dParams params() const { return {in.c + in2, in2, cout, kernel, stride, padding, bias}; }
+  Conv2dParams params() const {
+    const Padding built = overridePadding ? (padding == Padding::Zeros ? Padding::Circular : Padding::Zeros) : padding;
+    return {in.c + in2, in2, cout, kernel, stride, built, bias};
+  }
   std::string str() const {
     return "in " + in.str() + (in2 ? " + " + std::to_string(in2) + " ch" : std::string()) + " -> " +
            std::to_string(cout) + " k" + std::to_string(kernel) + " s" + std::to_string(stride) +
@@ -120,6 +125,7 @@ inline std::vector<float> run(const Conv2d& conv, const Case& c, const Data& d, 
     io.scratch = &scr;
   }
   io.outputScale = c.outputScale;
+  if (c.overridePadding) io.padding = c.padding;
   Program prog(gpu);
   conv.record(prog, GpuTest::kernels(), io);
   runProgram(gpu, prog);

@@ -18,6 +18,23 @@ TEST_F(Conv2dTest, DirectCircularPaddingCommutesWithRoll) {
     checkRollProperty(Conv2dVariant::Direct, t, {{2, 3, 6, 11}, 0, 5, 3, 1, Padding::Circular}, 4);
 }
 
+// One layer serves tileable and plain requests: the padding asked per dispatch wins over the
+// layer's, in every variant this device runs.
+TEST_F(Conv2dTest, PaddingPerDispatchOverridesTheLayers) {
+  for (Conv2dVariant v : {Conv2dVariant::Direct, Conv2dVariant::Subgroup, Conv2dVariant::Winograd})
+    for (Padding pad : {Padding::Zeros, Padding::Circular}) {
+      Case c{{2, 5, 9, 12}, 0, 7, 3, 1, pad};
+      c.overridePadding = true;
+      bool runs = true;
+      try {
+        Conv2d probe(gpu().facts, c.params(), DType::F32, v);
+      } catch (const Error&) {
+        runs = false;  // a variant this device cannot run
+      }
+      if (runs) check(v, DType::F32, c);
+    }
+}
+
 TEST_F(Conv2dTest, OutputShapeFollowsPyTorch) {
   const auto& f = gpu().facts;
   // Conv2d(k=3, stride=2, padding=1): floor((H + 2 - 3) / 2) + 1.
