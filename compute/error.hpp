@@ -14,6 +14,7 @@ enum class ErrorCode {
   CorruptModel,
   Unsupported,
   Io,
+  Busy,  // an object already has work in flight
 };
 
 class Error : public std::runtime_error {

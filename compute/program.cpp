@@ -120,6 +120,13 @@ void Program::record(VkCommandBuffer cmd, std::size_t first, std::size_t count) 
   }
 }
 
+double Program::cost(std::size_t i) const {
+  const Dispatch& d = dispatches_.at(i);
+  if (d.flops > 0) return d.flops;
+  const auto& ls = d.kernel->localSize;
+  return double(d.groups[0]) * d.groups[1] * d.groups[2] * ls[0] * ls[1] * ls[2];
+}
+
 double Program::flops() const {
   double s = 0;
   for (const Dispatch& d : dispatches_) s += d.flops;

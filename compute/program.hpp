@@ -44,6 +44,9 @@ class Program {
 
   std::size_t size() const { return dispatches_.size(); }
   double flops() const;
+  // The work estimate of dispatch i: its floating-point operations when the op states them,
+  // else one operation per invocation (memory-bound ops), for slicing a recording by budget.
+  double cost(std::size_t i) const;
 
  private:
   struct Dispatch {

@@ -6,7 +6,8 @@ packages=(
   build-essential cmake pkg-config git
   libvulkan-dev vulkan-validationlayers mesa-vulkan-drivers vulkan-tools
   glslang-tools glslang-dev spirv-cross libspirv-cross-c-shared-dev spirv-tools
-  libglm-dev libgtest-dev libstb-dev nlohmann-json3-dev zlib1g-dev
+  libglm-dev libgtest-dev libstb-dev nlohmann-json3-dev zlib1g-dev libcli11-dev
+  libglfw3-dev xvfb xauth
   clang libclang-rt-dev
   python3 python3-torch python3-numpy python3-pil
 )

@@ -63,6 +63,7 @@
   X(vkCreateCommandPool)                \
   X(vkDestroyCommandPool)               \
   X(vkResetCommandPool)                 \
+  X(vkResetCommandBuffer)   \
   X(vkAllocateCommandBuffers)           \
   X(vkFreeCommandBuffers)               \
   X(vkBeginCommandBuffer)               \
@@ -84,6 +85,7 @@
   X(vkCmdPipelineBarrier)               \
   X(vkCmdCopyBuffer)                    \
   X(vkCmdFillBuffer)                    \
+  X(vkCmdUpdateBuffer)   \
   X(vkCmdCopyBufferToImage)             \
   X(vkCmdCopyImageToBuffer)             \
   X(vkCmdBlitImage)

@@ -1,0 +1,60 @@
+#pragma once
+// What the C handles point to, and the one place C++ exceptions become result codes.
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "device.hpp"
+#include "error.hpp"
+#include "model_package.hpp"
+#include "tessera/tessera.h"
+#include "vk/kernel.hpp"
+
+struct tsr_context_t {
+  std::unique_ptr<tessera::runtime::Device> device;
+  std::unique_ptr<tessera::vk::KernelCache> kernels;
+  // Pipeline creation (the kernel cache) and the queue are shared by the context's generators.
+  std::mutex mutex;
+};
+
+struct tsr_model_t {
+  tessera::model::ModelPackage package;
+};
+
+namespace tessera::runtime {
+
+// Records `message` as this thread's last error and returns `result`.
+tsr_result setError(tsr_result result, const std::string& message);
+void clearError();
+const char* lastErrorText();
+tsr_result resultFor(ErrorCode code);
+
+// Runs `fn`, turning every exception into a result code and a message; never lets one escape
+// into the host's C code.
+template <class Fn>
+tsr_result guard(const char* function, Fn&& fn) noexcept {
+  try {
+    clearError();
+    return fn();
+  } catch (const Error& e) {
+    return setError(resultFor(e.code()), std::string(function) + ": " + e.what());
+  } catch (const std::bad_alloc&) {
+    return setError(TSR_ERROR_OUT_OF_ARENA, std::string(function) + ": out of host memory");
+  } catch (const std::exception& e) {
+    return setError(TSR_ERROR_INTERNAL, std::string(function) + ": " + e.what());
+  } catch (...) {
+    return setError(TSR_ERROR_INTERNAL, std::string(function) + ": unknown exception");
+  }
+}
+
+// Versioned structs: the caller's struct_size must cover at least the first version's fields.
+template <class T>
+void checkStruct(const T* s, const char* name, std::size_t minSize = sizeof(T)) {
+  if (!s) fail(ErrorCode::InvalidArgument, std::string(name) + " is NULL");
+  if (s->struct_size < minSize)
+    fail(ErrorCode::InvalidArgument, std::string(name) + ".struct_size is " + std::to_string(s->struct_size) +
+                                         "; set it with the matching tsr_*_defaults function (expected at least " +
+                                         std::to_string(minSize) + ")");
+}
+
+}  // namespace tessera::runtime
