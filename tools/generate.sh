@@ -11,6 +11,6 @@ build=${TESSERA_BUILD_DIR:-build-release}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DTESSERA_BUILD_TESTS=OFF >&2
 cmake --build "$build" -j"$(nproc)" --target tessera-gen >&2
 if [ $# -eq 0 ]; then
-  set -- --count 10 --out textures/ --sheet textures/sheet.png
+  set -- --count 1 --out textures/ --sheet textures/sheet.png
 fi
 exec "$build/sample_app/gen/tessera-gen" "$@"
