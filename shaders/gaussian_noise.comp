@@ -10,7 +10,7 @@
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 #include "philox.glsl"
-#include "precise_math.glsl"
+#include "box_muller.glsl"
 layout(local_size_x_id = 0) in;
 
 layout(std430, binding = 0) writeonly buffer Out { STORE_T o[]; };
@@ -26,16 +26,6 @@ layout(push_constant) uniform Push {
   uint stream;
   float scale;
 } p;
-
-vec2 boxMuller(uint a, uint b) {
-  precise float u1 = float(((a >> 9) << 1) | 1u) * 5.9604644775390625e-8;
-  precise float u2 = float(b >> 8) * 5.9604644775390625e-8;
-  precise float r = sqrt(-2.0 * lnPrecise(u1));
-  float s, c;
-  sincosTurns(u2, s, c);
-  precise vec2 z = vec2(r * c, r * s);
-  return z;
-}
 
 void main() {
   const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
