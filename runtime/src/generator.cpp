@@ -348,6 +348,7 @@ void Generator::requireState(State s, const char* what) const {
 Generator::Item Generator::normalize(const tsr_request& r) const {
   Item it{};
   it.request = &r;
+  it.output = r.output;
   it.width = r.width ? r.width : config_.maxWidth;
   it.height = r.height ? r.height : config_.maxHeight;
   const uint32_t m = defaults_.sizeMultiple;
@@ -451,6 +452,7 @@ void Generator::begin(const tsr_request* requests, uint32_t count) {
   rows_.clear();
   work_.clear();
   evaluationsTotal_ = evaluationsDone_ = 0;
+  workTotal_ = workRecorded_ = 0;
   completed_ = false;
   for (uint32_t i = 0; i < count; ++i) {
     try {
@@ -568,6 +570,13 @@ void Generator::planGroup(std::size_t gi) {
   }
   work_.push_back({WorkKind::Dispatches, 0, g.sampler->encode.get()});
   work_.push_back({WorkKind::Outputs, gidx, nullptr});
+  auto units = [](const Program& p) {
+    double c = 0;
+    for (std::size_t i = 0; i < p.size(); ++i) c += p.cost(i);
+    return c / 1e6;
+  };
+  const double perEvaluation = units(*g.sampler->prepare) + units(*g.net) + units(*g.sampler->update);
+  workTotal_ += units(*g.sampler->begin) + units(*g.sampler->encode) + perEvaluation * double(plan.stages.size());
 }
 
 void Generator::barrier(VkCommandBuffer cmd, VkPipelineStageFlags src, VkAccessFlags srcAccess,
@@ -632,7 +641,7 @@ void Generator::recordOutputs(VkCommandBuffer cmd, const Group& g) {
   bool host = false, buffer = false;
   for (uint32_t k = 0; k < g.count; ++k) {
     const Item& it = items_[g.first + k];
-    const tsr_output& o = it.request->output;
+    const tsr_output& o = it.output;
     const uint64_t bytes = uint64_t(it.width) * it.height * pixelSize(it.format);
     const BufferRef src = scratch(layout_.pixels + k * bytes, bytes);
     if (o.kind == TSR_OUTPUT_HOST_MEMORY) {
@@ -726,6 +735,7 @@ bool Generator::recordSlice(VkCommandBuffer cmd, double budget) {
       const double c = p.cost(end);
       if (any && spent + c > units) break;
       spent += c;
+      workRecorded_ += c / 1e6;
       any = true;
       ++end;
     }
@@ -756,7 +766,7 @@ void Generator::finishJob() {
   graph_->arena().invalidateStaging(layout_.outputs, items_.size() * layout_.slotOutput);
   for (std::size_t i = 0; i < items_.size(); ++i) {
     const Item& it = items_[i];
-    const tsr_output& o = it.request->output;
+    const tsr_output& o = it.output;
     if (o.kind != TSR_OUTPUT_HOST_MEMORY) continue;
     const std::size_t row = std::size_t(it.width) * pixelSize(it.format);
     const std::size_t pitch = o.row_pitch ? o.row_pitch : row;
@@ -830,6 +840,8 @@ tsr_progress Generator::progress() const {
   p.evaluations_done = state_ == State::Idle ? evaluationsDone_ : std::min(readProgress(), evaluationsRecorded_);
   p.recorded = state_ == State::Recorded || state_ == State::Submitted || completed_ ? VK_TRUE : VK_FALSE;
   p.complete = completed_ ? VK_TRUE : VK_FALSE;
+  p.work_total = workTotal_;
+  p.work_recorded = completed_ ? workTotal_ : workRecorded_;
   return p;
 }
 

@@ -77,7 +77,8 @@ class Generator {
     std::unique_ptr<Program> begin, prepare, update, encode;
   };
   struct Item {
-    const tsr_request* request;
+    const tsr_request* request;  // valid during begin() only: inputs are copied there
+    tsr_output output;           // copied: the host's request need not outlive begin()
     uint32_t width, height, classLabel;
     uint64_t seed;
     sampler::SamplerKind sampler;
@@ -148,6 +149,7 @@ class Generator {
   std::vector<Work> work_;
   std::size_t cursor_ = 0, dispatchCursor_ = 0;
   uint32_t evaluationsTotal_ = 0, evaluationsRecorded_ = 0, evaluationsDone_ = 0;
+  double workTotal_ = 0, workRecorded_ = 0;  // in budget units (millions of operations)
   bool completed_ = false;
 
   // Own-queue mode.

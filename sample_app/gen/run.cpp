@@ -128,7 +128,7 @@ int run(const Options& o) {
   const auto totalStart = Clock::now();
 
   // Everything the command line can get wrong is checked before the device is touched.
-  const fs::path modelPath = o.model.empty() ? findDefaultModel() : fs::path(o.model);
+  const fs::path modelPath = o.model.empty() ? app::findDefaultModel() : fs::path(o.model);
   auto t0 = Clock::now();
   std::optional<tsr::Model> loaded;
   try {

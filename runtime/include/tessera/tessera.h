@@ -314,11 +314,16 @@ TSR_API void tsr_request_defaults(tsr_request* request);
  *  3. tsr_generator_submit: tessera records and submits on the context's queue; poll with
  *     tsr_generator_query or block with tsr_generator_wait. tsr_generate does all of it.
  *
- * Synchronisation in the host's command buffer: tessera records a full compute/transfer memory
- * barrier before its first command, so earlier writes in the same command buffer are visible.
- * Its last commands write the outputs; images end in `final_layout` after a barrier to
- * FRAGMENT_SHADER | COMPUTE_SHADER reads; buffers after a barrier to shader and transfer reads.
- * Between slices, only tessera's own memory is touched, so the host may record anything.
+ * Synchronisation in the host's command buffer: each recording call (record, and every slice)
+ * starts with a memory barrier from ALL_COMMANDS (memory writes) to tessera's compute and
+ * transfer work, so earlier writes in the same queue are visible to it. An output image is
+ * transitioned from UNDEFINED with ALL_COMMANDS as the source stage, so earlier reads of it (a
+ * previous texture still being sampled) finish first. Images end in `final_layout` and buffers
+ * after a barrier to ALL_COMMANDS shader (and transfer) reads. Between slices only tessera's own
+ * arena is touched, so the host may record anything. A job whose slices were partly submitted
+ * cannot be cancelled: record it to the end (its remaining slices) and complete it.
+ * The requests (and the init images and masks) are copied at tsr_generator_begin; the output
+ * handles and host pointers must stay valid until the job completes.
  */
 
 /* Validates the requests and copies their inputs; TSR_ERROR_BUSY while a job is unfinished. */
@@ -347,6 +352,10 @@ typedef struct tsr_progress {
   uint32_t evaluations_done;      /* finished on the GPU (written by the GPU as it goes) */
   VkBool32 recorded;              /* everything is recorded */
   VkBool32 complete;              /* the job is complete */
+  /* Work in budget units (see tsr_generator_record_slice): the job's total and what is recorded
+   * so far, so a host can measure its cost per unit from a slice's time. */
+  double work_total;
+  double work_recorded;
 } tsr_progress;
 
 TSR_API void tsr_progress_defaults(tsr_progress* progress);

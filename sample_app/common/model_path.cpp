@@ -4,7 +4,7 @@
 #include <stdexcept>
 #include <system_error>
 
-namespace tessera::gen {
+namespace tessera::app {
 namespace fs = std::filesystem;
 
 namespace {
@@ -23,7 +23,7 @@ std::vector<fs::path> defaultModelCandidates() {
   std::vector<fs::path> candidates;
   if (const char* env = std::getenv("TESSERA_MODEL"); env && *env) candidates.emplace_back(env);
   if (const fs::path exe = executableDir(); !exe.empty()) {
-    for (const char* rel : {"../../models", "../models", "../share/tessera/models"})
+    for (const char* rel : {"../../models", "../models", "../../../models", "../share/tessera/models"})
       candidates.push_back((exe / rel / "default.tsr").lexically_normal());
   }
 #ifdef TESSERA_SOURCE_MODELS_DIR
@@ -43,4 +43,4 @@ fs::path findDefaultModel() {
   throw std::runtime_error("no model found; give --model PATH or set TESSERA_MODEL. Tried:" + tried);
 }
 
-}  // namespace tessera::gen
+}  // namespace tessera::app
