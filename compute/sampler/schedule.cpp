@@ -80,11 +80,7 @@ std::string stringField(const model::Json& config, const char* key, const std::s
 
 // --- plans -----------------------------------------------------------------------------------
 
-// One network evaluation of an EDM-family sampler: its VE noise level and timestep input.
-struct Level {
-  double sigma;
-  double cNoise;
-};
+using Level = PlanLevel;
 
 struct Precond {
   double cIn, cSkip, cOut;
@@ -220,9 +216,11 @@ void planContinuous(const PlanInput& in, const std::vector<Level>& levels, uint3
 
 // diffusers DDIM (eta 0) and DDPM steps, written in the VE state X = x_vp / sqrt(aState), where
 // aState is the alpha_cumprod the state was formed at (the previous step's target).
-void planDiscrete(const PlanInput& in, const NoiseSchedule& sch, uint32_t first, StagePlan& out) {
-  const std::vector<double> ab = sch.alphasCumprod();
-  const std::vector<uint32_t> ts = diffusersTimesteps(sch, in.steps);
+void planDiscrete(const PlanInput& in, const NoiseSchedule& sch, uint32_t first, PlanWorkspace& ws, StagePlan& out) {
+  alphasCumprodInto(sch, ws.alphasCumprod);
+  diffusersTimestepsInto(sch, in.steps, ws.timesteps);
+  const std::vector<double>& ab = ws.alphasCumprod;
+  const std::vector<uint32_t>& ts = ws.timesteps;
   const bool v = in.parameterization == Parameterization::VPrediction;
   double aState = ab[ts[first]];
   const double sigmaStart = sigmaOfAlphaCumprod(aState);
@@ -369,9 +367,16 @@ void NoiseSchedule::validate() const {
 }
 
 std::vector<double> NoiseSchedule::alphasCumprod() const {
-  validate();
-  const uint32_t n = numTrainTimesteps;
-  std::vector<double> ab(n);
+  std::vector<double> ab;
+  alphasCumprodInto(*this, ab);
+  return ab;
+}
+
+void alphasCumprodInto(const NoiseSchedule& schedule, std::vector<double>& ab) {
+  schedule.validate();
+  const uint32_t n = schedule.numTrainTimesteps;
+  const double betaStart = schedule.betaStart, betaEnd = schedule.betaEnd;
+  ab.resize(n);
   double prod = 1.0;
   // torch.linspace(start, end, n): start + i*(end - start)/(n - 1).
   const auto lerp = [n](double a, double b, uint32_t i) { return n == 1 ? a : a + (b - a) * i / (n - 1); };
@@ -381,7 +386,7 @@ std::vector<double> NoiseSchedule::alphasCumprod() const {
   };
   for (uint32_t i = 0; i < n; ++i) {
     double beta = 0;
-    switch (betaSchedule) {
+    switch (schedule.betaSchedule) {
       case BetaSchedule::Linear:
         beta = lerp(betaStart, betaEnd, i);
         break;
@@ -397,29 +402,39 @@ std::vector<double> NoiseSchedule::alphasCumprod() const {
     prod *= 1.0 - beta;
     ab[i] = prod;
   }
-  return ab;
 }
 
 double sigmaOfAlphaCumprod(double alphaCumprod) { return std::sqrt((1.0 - alphaCumprod) / alphaCumprod); }
 
 std::vector<double> karrasSigmas(uint32_t steps, double sigmaMin, double sigmaMax, double rho) {
+  std::vector<double> s;
+  karrasSigmasInto(steps, sigmaMin, sigmaMax, rho, s);
+  return s;
+}
+
+void karrasSigmasInto(uint32_t steps, double sigmaMin, double sigmaMax, double rho, std::vector<double>& s) {
   if (steps == 0) invalid("0 steps");
   if (!(sigmaMin > 0 && sigmaMin < sigmaMax && std::isfinite(sigmaMax)))
     invalid("Karras schedule needs 0 < sigma_min < sigma_max, got " + num(sigmaMin) + ", " + num(sigmaMax));
   if (!(rho > 0 && std::isfinite(rho))) invalid("Karras schedule needs rho > 0, got " + num(rho));
-  std::vector<double> s(steps + 1, 0.0);
+  s.assign(steps + 1, 0.0);
   const double hi = std::pow(sigmaMax, 1.0 / rho), lo = std::pow(sigmaMin, 1.0 / rho);
   for (uint32_t i = 0; i < steps; ++i)
     s[i] = std::pow(hi + double(i) / std::max(steps - 1, 1u) * (lo - hi), rho);
-  return s;
 }
 
 std::vector<uint32_t> diffusersTimesteps(const NoiseSchedule& schedule, uint32_t steps) {
+  std::vector<uint32_t> t;
+  diffusersTimestepsInto(schedule, steps, t);
+  return t;
+}
+
+void diffusersTimestepsInto(const NoiseSchedule& schedule, uint32_t steps, std::vector<uint32_t>& t) {
   const uint32_t n = schedule.numTrainTimesteps;
   if (steps == 0 || steps > n)
     invalid(std::to_string(steps) + " steps for a schedule of " + std::to_string(n) +
             " training timesteps (1 to " + std::to_string(n) + ")");
-  std::vector<uint32_t> t(steps);
+  t.resize(steps);
   for (uint32_t k = 0; k < steps; ++k) {
     double v = 0;
     switch (schedule.spacing) {
@@ -439,10 +454,23 @@ std::vector<uint32_t> diffusersTimesteps(const NoiseSchedule& schedule, uint32_t
               ") falls outside the schedule's " + std::to_string(n) + " training timesteps");
     t[k] = static_cast<uint32_t>(v);
   }
-  return t;
+}
+
+void PlanWorkspace::reserve(uint32_t maxSteps, uint32_t trainTimesteps) {
+  alphasCumprod.reserve(trainTimesteps);
+  sigmas.reserve(maxSteps + 1);
+  timesteps.reserve(maxSteps);
+  levels.reserve(maxSteps);
 }
 
 StagePlan plan(const PlanInput& in) {
+  PlanWorkspace ws;
+  StagePlan out;
+  plan(in, ws, out);
+  return out;
+}
+
+void plan(const PlanInput& in, PlanWorkspace& ws, StagePlan& out) {
   if (in.steps == 0) invalid("0 steps: a generation needs at least one step");
   if (!(in.strength >= 0 && in.strength <= 1)) invalid("strength " + num(in.strength) + " outside [0, 1]");
   if (!std::isfinite(in.guidance)) invalid("guidance must be finite");
@@ -482,37 +510,40 @@ StagePlan plan(const PlanInput& in) {
             " steps needs the model's recorded step sigmas for that count");
   }
 
-  StagePlan out;
+  out.stages.clear();
+  out.sigmas.clear();
+  out.cNoise.clear();
   out.start = baseRow(in);
   out.start.stream = 0;
   const uint32_t kept = keptSteps(in.strength, in.steps);
   const uint32_t first = in.steps - kept;
   out.fromInit = in.strength < 1.0;
   out.start.x[3] = out.fromInit ? 1.0f : 0.0f;
-  if (kept == 0) return out;  // X = Init: no stage, sigma 0
+  if (kept == 0) return;  // X = Init: no stage, sigma 0
 
   if (discreteSampler) {
-    planDiscrete(in, *in.schedule, first, out);
-    return out;
+    planDiscrete(in, *in.schedule, first, ws, out);
+    return;
   }
-  std::vector<Level> levels;
+  std::vector<Level>& levels = ws.levels;
+  levels.clear();
   if (edm) {
-    const std::vector<double> sig =
-        in.sigmas.empty() ? karrasSigmas(in.steps, in.sigmaMin, in.sigmaMax, in.rho) : in.sigmas;
+    if (in.sigmas.empty()) karrasSigmasInto(in.steps, in.sigmaMin, in.sigmaMax, in.rho, ws.sigmas);
+    const std::vector<double>& sig = in.sigmas.empty() ? ws.sigmas : in.sigmas;
     for (uint32_t i = 0; i < in.steps; ++i) levels.push_back({sig[i], std::log(sig[i]) / 4});
   } else {
     // k-diffusion on a discrete model: the levels of diffusers' timesteps, the timestep as input.
-    const std::vector<double> ab = in.schedule->alphasCumprod();
-    std::vector<double> sig;
-    for (uint32_t t : diffusersTimesteps(*in.schedule, in.steps)) {
-      levels.push_back({sigmaOfAlphaCumprod(ab[t]), double(t)});
-      sig.push_back(levels.back().sigma);
+    alphasCumprodInto(*in.schedule, ws.alphasCumprod);
+    diffusersTimestepsInto(*in.schedule, in.steps, ws.timesteps);
+    ws.sigmas.clear();
+    for (uint32_t t : ws.timesteps) {
+      levels.push_back({sigmaOfAlphaCumprod(ws.alphasCumprod[t]), double(t)});
+      ws.sigmas.push_back(levels.back().sigma);
     }
-    checkSigmas(sig, "timestep sigmas");
+    checkSigmas(ws.sigmas, "timestep sigmas");
   }
   out.start.sigmaX = static_cast<float>(levels[first].sigma);
   planContinuous(in, levels, first, out);
-  return out;
 }
 
 }  // namespace tessera::sampler

@@ -93,8 +93,31 @@ struct StagePlan {
   bool fromInit = false;            // the start reads the init image (strength < 1)
 };
 
+// One network evaluation of an EDM-family sampler: its VE noise level and timestep input.
+struct PlanLevel {
+  double sigma;
+  double cNoise;
+};
+
+// plan()'s scratch. Reserved once (a generator does it at creation), it lets plan() run without
+// touching the heap: every vector is cleared and refilled within its capacity.
+struct PlanWorkspace {
+  std::vector<double> alphasCumprod, sigmas;
+  std::vector<uint32_t> timesteps;
+  std::vector<PlanLevel> levels;
+  void reserve(uint32_t maxSteps, uint32_t trainTimesteps);
+};
+
 // Throws InvalidArgument (Unsupported for a combination tessera does not run) naming the problem.
+// `out` and `workspace` are overwritten; with capacity reserved for the step count (StagePlan's
+// vectors: 2*steps), nothing is allocated unless an error is thrown.
+void plan(const PlanInput& input, PlanWorkspace& workspace, StagePlan& out);
 StagePlan plan(const PlanInput& input);
+
+// The vector-returning schedule functions above, filling `out` within its capacity instead.
+void alphasCumprodInto(const NoiseSchedule& schedule, std::vector<double>& out);
+void karrasSigmasInto(uint32_t steps, double sigmaMin, double sigmaMax, double rho, std::vector<double>& out);
+void diffusersTimestepsInto(const NoiseSchedule& schedule, uint32_t steps, std::vector<uint32_t>& out);
 
 // A stage row's stream: the start draws stream 0, stage k draws 2k + 2 (and 2k + 3 for the
 // inpainting noise), so no two draws of one seed share a stream.

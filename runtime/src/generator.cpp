@@ -16,6 +16,11 @@ namespace {
 
 uint64_t alignUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
+constexpr uint32_t kMaxSteps = 1000;
+// Network evaluations per image of a job that the job's tables hold without growing; a longer
+// job grows them once (and they keep that size).
+constexpr std::size_t kReservedEvaluations = 64;
+
 std::string sizeStr(uint32_t w, uint32_t h) { return std::to_string(w) + "x" + std::to_string(h); }
 
 uint32_t mipCount(uint32_t w, uint32_t h) {
@@ -212,6 +217,12 @@ Generator::Generator(tsr_context_t& ctx, const model::ModelPackage& package, con
   classCount_ = uc.numClassEmbeds.value_or(0);
   if (defaults_.kind != ModelKind::Edm)
     schedule_ = sampler::NoiseSchedule::fromJson(*package.metadata().trainingNoiseSchedule);
+  planInput_.schedule = schedule_;
+  planInput_.sigmas.reserve(kMaxSteps);
+  planWorkspace_.reserve(kMaxSteps, schedule_ ? schedule_->numTrainTimesteps : 0);
+  plan_.stages.reserve(2 * kMaxSteps);
+  plan_.sigmas.reserve(2 * kMaxSteps);
+  plan_.cNoise.reserve(2 * kMaxSteps);
   const SamplerSizes s = layoutSampler(layout_, channels_, config.maxBatch, config.maxHeight, config.maxWidth,
                                        Arena::offsetAlignment(gpu_));
   {
@@ -225,8 +236,8 @@ Generator::Generator(tsr_context_t& ctx, const model::ModelPackage& package, con
   groups_.reserve(n);
   groupRows_.reserve(n);
   itemRows_.resize(n);
-  rows_.reserve(n * 64);
-  work_.reserve(n * 64 * 5);
+  rows_.reserve(n * (kReservedEvaluations + 1));
+  work_.reserve(n * (kReservedEvaluations * 5 + 6));
 
   const auto& fn = gpu_.fn;
   VkCommandPoolCreateInfo pi{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
@@ -361,6 +372,8 @@ Generator::Item Generator::normalize(const tsr_request& r) const {
                                     " the generator's arena was built for (max_width, max_height)");
   const auto& t = package_.metadata().tessera;
   const uint32_t named = uint32_t(t.classes.size());
+  if (r.class_index < -1)
+    fail(ErrorCode::InvalidArgument, "class_index " + std::to_string(r.class_index) + " (use -1 for unconditional)");
   if (r.class_index < 0) {
     if (classCount_ && !t.nullClass)
       fail(ErrorCode::InvalidArgument, "class_index -1 (unconditional) needs a model with a null class");
@@ -376,7 +389,8 @@ Generator::Item Generator::normalize(const tsr_request& r) const {
   const tsr_sampler s = r.sampler == TSR_SAMPLER_DEFAULT ? defaults_.sampler : r.sampler;
   it.sampler = kindOf(s);
   it.steps = r.steps ? r.steps : defaultSteps(package_, defaults_, s);
-  if (it.steps > 1000) fail(ErrorCode::InvalidArgument, "steps " + std::to_string(it.steps) + " exceeds 1000");
+  if (it.steps > kMaxSteps)
+    fail(ErrorCode::InvalidArgument, "steps " + std::to_string(it.steps) + " exceeds " + std::to_string(kMaxSteps));
   it.guidance = r.guidance < 0 ? defaults_.guidance : r.guidance;
   if (!std::isfinite(it.guidance) || it.guidance > 100)
     fail(ErrorCode::InvalidArgument, "guidance " + std::to_string(r.guidance) + " is outside [0, 100]");
@@ -446,6 +460,24 @@ void Generator::begin(const tsr_request* requests, uint32_t count) {
   if (count > config_.maxBatch)
     fail(ErrorCode::OutOfArena, "a job of " + std::to_string(count) + " requests exceeds the generator's max_batch " +
                                     std::to_string(config_.maxBatch));
+  // A refused job leaves the previous one's progress as it was.
+  const uint32_t lastTotal = evaluationsTotal_, lastDone = evaluationsDone_;
+  const double lastWork = workTotal_;
+  const bool lastCompleted = completed_;
+  try {
+    beginJob(requests, count);
+  } catch (...) {
+    items_.clear();
+    groups_.clear();
+    evaluationsTotal_ = lastTotal;
+    evaluationsDone_ = lastDone;
+    workTotal_ = workRecorded_ = lastWork;
+    completed_ = lastCompleted;
+    throw;
+  }
+}
+
+void Generator::beginJob(const tsr_request* requests, uint32_t count) {
   items_.clear();
   groups_.clear();
   groupRows_.clear();
@@ -461,8 +493,8 @@ void Generator::begin(const tsr_request* requests, uint32_t count) {
         fail(ErrorCode::InvalidArgument, "struct_size is " + std::to_string(r.struct_size) +
                                              "; fill the request with tsr_request_defaults");
       items_.push_back(normalize(r));
+      items_.back().index = i;
     } catch (const Error& e) {
-      items_.clear();
       throw Error(e.code(), "request " + std::to_string(i) + ": " + e.what());
     }
   }
@@ -477,41 +509,39 @@ void Generator::begin(const tsr_request* requests, uint32_t count) {
   }
   uint64_t initAt = layout_.inputs, maskAt = layout_.masks;
   auto* base = static_cast<std::byte*>(graph_->arena().stagingMapped());
-  try {
-    for (uint32_t i = 0; i < items_.size();) {
-      Group g{};
-      g.first = i;
-      g.count = 1;
-      while (i + g.count < items_.size() && items_[i + g.count].sameGroup(items_[i])) ++g.count;
-      const Item& it = items_[i];
-      g.width = it.width;
-      g.height = it.height;
-      const uint32_t nb = it.guidance != 1.0f ? 2 * g.count : g.count;
-      const bool build = !config_.strictShapes;
-      {
-        std::lock_guard lock(ctx_.mutex);  // building programs uses the shared kernel cache
-        g.net = &netProgram({nb, it.height, it.width, it.padding}, build);
-        g.sampler = &samplerPrograms({g.count, nb, it.height, it.width, it.init, it.mask, it.format}, build);
-      }
-      const uint64_t px = uint64_t(it.width) * it.height;
-      g.initAt = initAt;
-      g.maskAt = maskAt;
-      for (uint32_t k = 0; k < g.count; ++k) {
-        const Item& m = items_[i + k];
-        itemRows_[i + k] = sampler::itemParams(m.seed, m.classLabel);
-        if (m.init) std::memcpy(base + initAt + k * px * 4, m.request->init_rgba, px * 4);
-        if (m.mask) std::memcpy(base + maskAt + k * px, m.request->mask, px);
-      }
-      if (it.init) initAt += g.count * px * 4;
-      if (it.mask) maskAt += alignUp(g.count * px, 4);
-      groups_.push_back(g);
-      planGroup(groups_.size() - 1);
-      i += g.count;
+  for (uint32_t i = 0; i < items_.size();) {
+    Group g{};
+    g.first = i;
+    g.count = 1;
+    while (i + g.count < items_.size() && items_[i + g.count].sameGroup(items_[i])) ++g.count;
+    const Item& it = items_[i];
+    g.width = it.width;
+    g.height = it.height;
+    const uint32_t nb = it.guidance != 1.0f ? 2 * g.count : g.count;
+    const bool build = !config_.strictShapes;
+    {
+      std::lock_guard lock(ctx_.mutex);  // building programs uses the shared kernel cache
+      g.net = &netProgram({nb, it.height, it.width, it.padding}, build);
+      g.sampler = &samplerPrograms({g.count, nb, it.height, it.width, it.init, it.mask, it.format}, build);
     }
-  } catch (...) {
-    items_.clear();
-    groups_.clear();
-    throw;
+    const uint64_t px = uint64_t(it.width) * it.height;
+    g.initAt = initAt;
+    g.maskAt = maskAt;
+    for (uint32_t k = 0; k < g.count; ++k) {
+      const Item& m = items_[i + k];
+      itemRows_[i + k] = sampler::itemParams(m.seed, m.classLabel);
+      if (m.init) std::memcpy(base + initAt + k * px * 4, m.request->init_rgba, px * 4);
+      if (m.mask) std::memcpy(base + maskAt + k * px, m.request->mask, px);
+    }
+    if (it.init) initAt += g.count * px * 4;
+    if (it.mask) maskAt += alignUp(g.count * px, 4);
+    groups_.push_back(g);
+    try {
+      planGroup(groups_.size() - 1);
+    } catch (const Error& e) {
+      throw Error(e.code(), "request " + std::to_string(it.index) + ": " + e.what());
+    }
+    i += g.count;
   }
   std::memset(base + layout_.progress, 0, 4);
   graph_->arena().flushStaging(0, layout_.outputs);
@@ -524,7 +554,7 @@ void Generator::planGroup(std::size_t gi) {
   Group& g = groups_[gi];
   const Item& it = items_[g.first];
   const auto& t = package_.metadata().tessera;
-  sampler::PlanInput in;
+  sampler::PlanInput& in = planInput_;
   in.sampler = it.sampler;
   in.steps = it.steps;
   in.parameterization = defaults_.kind == ModelKind::Edm       ? sampler::Parameterization::Edm
@@ -534,24 +564,25 @@ void Generator::planGroup(std::size_t gi) {
   if (t.sigmaMin) in.sigmaMin = *t.sigmaMin;
   if (t.sigmaMax) in.sigmaMax = *t.sigmaMax;
   if (t.rho) in.rho = *t.rho;
+  in.sigmas.clear();
   if (it.sampler == sampler::SamplerKind::Consistency) {
     const auto found = t.stepSigmas.find(it.steps);
     if (found == t.stepSigmas.end()) {
       std::string known;
       for (const auto& [n, v] : t.stepSigmas) known += (known.empty() ? "" : ", ") + std::to_string(n);
-      fail(ErrorCode::InvalidArgument, "consistency sampling with " + std::to_string(it.steps) +
-                                           " steps: the model lists step sigmas for " +
-                                           (known.empty() ? std::string("no step count") : known));
+      fail(ErrorCode::Unsupported, "consistency sampling with " + std::to_string(it.steps) +
+                                       " steps: the model lists step sigmas for " +
+                                       (known.empty() ? std::string("no step count (it is not distilled)") : known));
     }
-    in.sigmas = found->second;
+    in.sigmas.assign(found->second.begin(), found->second.end());
   }
-  in.schedule = schedule_;
   in.strength = it.strength;
   in.inpaint = it.mask;
   in.guidance = it.guidance;
   in.classCount = classCount_;
   in.nullClass = t.nullClass.value_or(0);
-  const sampler::StagePlan plan = sampler::plan(in);
+  sampler::plan(in, planWorkspace_, plan_);
+  const sampler::StagePlan& plan = plan_;
   g.startRow = rows_.size();
   rows_.push_back(plan.start);
   for (const sampler::StageParams& r : plan.stages) rows_.push_back(r);
@@ -815,6 +846,7 @@ void Generator::submit() {
 }
 
 bool Generator::wait(uint64_t timeoutNs) {
+  if (state_ == State::Idle && completed_) return true;  // already waited for
   requireState(State::Submitted, "tsr_generator_wait");
   const VkResult r = gpu_.fn.vkWaitForFences(gpu_.device, 1, &fence_, VK_TRUE, timeoutNs);
   if (r == VK_TIMEOUT) return false;
@@ -824,6 +856,7 @@ bool Generator::wait(uint64_t timeoutNs) {
 }
 
 bool Generator::poll() {
+  if (state_ == State::Idle && completed_) return true;  // already seen complete
   requireState(State::Submitted, "tsr_generator_query");
   const VkResult r = gpu_.fn.vkGetFenceStatus(gpu_.device, fence_);
   if (r == VK_NOT_READY) return false;

@@ -44,6 +44,7 @@ class Generator {
   Generator& operator=(const Generator&) = delete;
 
   void begin(const tsr_request* requests, uint32_t count);
+  void beginJob(const tsr_request* requests, uint32_t count);
   void record(VkCommandBuffer cmd);
   bool recordSlice(VkCommandBuffer cmd, double budget);  // true once everything is recorded
   void complete();
@@ -87,6 +88,7 @@ class Generator {
     ops::Padding padding;
     sampler::PixelFormat format;
     bool init, mask;
+    uint32_t index;  // in the host's array
     bool sameGroup(const Item& o) const;
   };
   struct Group {
@@ -138,6 +140,10 @@ class Generator {
   std::map<NetKey, std::unique_ptr<Program>> netPrograms_;
   std::map<SamplerKey, SamplerPrograms> samplerPrograms_;
   std::optional<sampler::NoiseSchedule> schedule_;
+  // plan()'s input, scratch and output, reserved at creation so that begin() allocates nothing.
+  sampler::PlanInput planInput_;
+  sampler::PlanWorkspace planWorkspace_;
+  sampler::StagePlan plan_;
 
   // The job (capacity reserved at creation so that a job of prepared shapes allocates nothing).
   State state_ = State::Idle;

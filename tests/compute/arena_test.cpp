@@ -13,120 +13,20 @@
 #include <new>
 #include <type_traits>
 
+#include "counting_vulkan.hpp"
+#include "heap_counter.hpp"
 #include "host_vulkan.hpp"
 #include "memory_planner.hpp"
 #include "op_harness.hpp"
 #include "ops/eltwise.hpp"
 #include "vk/buffer.hpp"
 
-// Heap allocations made on this thread while armed: recording a generation must make none.
-namespace {
-thread_local bool tHeapArmed = false;
-std::atomic<uint64_t> gHeapAllocations{0};
-}  // namespace
-void* operator new(std::size_t n) {
-  if (tHeapArmed) ++gHeapAllocations;
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-// Not inlined, so the compiler does not pair a visible free() with new-expressions and warn.
-__attribute__((noinline)) void operator delete(void* p) noexcept { std::free(p); }
-__attribute__((noinline)) void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-
 namespace tessera::test {
 namespace {
 
-// ---- The counting layer between tessera and the host's device functions.
+// ---- The counting layer between tessera and the host's device functions (counting_vulkan.hpp).
 
-// clang-format off
-#define COUNTED_FUNCTIONS(X)      \
-  X(AllocateMemory)               \
-  X(FreeMemory)                   \
-  X(CreateBuffer)                 \
-  X(DestroyBuffer)                \
-  X(CreateImage)                  \
-  X(DestroyImage)                 \
-  X(CreateDescriptorPool)         \
-  X(AllocateDescriptorSets)       \
-  X(CreateCommandPool)            \
-  X(AllocateCommandBuffers)       \
-  X(CreateFence)                  \
-  X(CreateShaderModule)           \
-  X(CreateComputePipelines)       \
-  X(CreatePipelineLayout)         \
-  X(CreateDescriptorSetLayout)    \
-  X(CreateQueryPool)              \
-  X(FlushMappedMemoryRanges)      \
-  X(InvalidateMappedMemoryRanges)
-
-enum Counted {
-#define ENUM(name) name,
-  COUNTED_FUNCTIONS(ENUM)
-#undef ENUM
-  kCounted
-};
-constexpr const char* kCountedNames[kCounted] = {
-#define NAME(name) "vk" #name,
-  COUNTED_FUNCTIONS(NAME)
-#undef NAME
-};
-// clang-format on
-
-PFN_vkGetDeviceProcAddr gRealGetDeviceProcAddr = nullptr;
-PFN_vkVoidFunction gReal[kCounted] = {};
-std::array<std::atomic<uint64_t>, kCounted> gCalls{};
-std::array<std::atomic<uint64_t>, kCounted> gMade{};  // calls that returned VK_SUCCESS (or void)
-// When non-zero, the n-th next call of that function fails as if the device were out of memory.
-std::array<uint32_t, kCounted> gFailIn{};
-
-template <int Id, class R, class... A>
-R VKAPI_CALL counted(A... args) {
-  ++gCalls[Id];
-  auto real = reinterpret_cast<R(VKAPI_PTR*)(A...)>(gReal[Id]);
-  if constexpr (std::is_same_v<R, VkResult>) {
-    if (gFailIn[Id] && --gFailIn[Id] == 0) return VK_ERROR_OUT_OF_DEVICE_MEMORY;
-    const VkResult r = real(args...);
-    if (r == VK_SUCCESS) ++gMade[Id];
-    return r;
-  } else {
-    ++gMade[Id];
-    return real(args...);
-  }
-}
-template <int Id, class R, class... A>
-PFN_vkVoidFunction wrapper(R(VKAPI_PTR*)(A...)) {
-  return reinterpret_cast<PFN_vkVoidFunction>(&counted<Id, R, A...>);
-}
-
-VKAPI_ATTR PFN_vkVoidFunction VKAPI_CALL countingGetDeviceProcAddr(VkDevice device, const char* name) {
-  for (int i = 0; i < kCounted; ++i) {
-    if (std::strcmp(name, kCountedNames[i]) != 0) continue;
-    gReal[i] = gRealGetDeviceProcAddr(device, name);
-    if (!gReal[i]) return nullptr;
-    switch (i) {
-#define CASE(fn) \
-  case fn:       \
-    return wrapper<fn>(PFN_vk##fn{});
-      COUNTED_FUNCTIONS(CASE)
-#undef CASE
-    }
-  }
-  return gRealGetDeviceProcAddr(device, name);
-}
-
-using Counts = std::array<uint64_t, kCounted>;
-Counts counts() {
-  Counts c;
-  for (int i = 0; i < kCounted; ++i) c[i] = gCalls[i];
-  return c;
-}
-Counts made() {
-  Counts c;
-  for (int i = 0; i < kCounted; ++i) c[i] = gMade[i];
-  return c;
-}
-// Flushes and invalidations make nothing; every other counted function creates or frees an object.
-bool makesObjects(int id) { return id != FlushMappedMemoryRanges && id != InvalidateMappedMemoryRanges; }
+using namespace counting;
 uint64_t delta(const Counts& before, Counted id) { return counts()[id] - before[id]; }
 // Objects made minus objects destroyed since `before` (from made()): what a failure left behind.
 int64_t live(const Counts& before, Counted create, Counted destroy) {
@@ -135,14 +35,6 @@ int64_t live(const Counts& before, Counted create, Counted destroy) {
 }
 int64_t liveBuffers(const Counts& before) { return live(before, CreateBuffer, DestroyBuffer); }
 int64_t liveMemory(const Counts& before) { return live(before, AllocateMemory, FreeMemory); }
-// Names the functions whose counts moved between two snapshots of the same kind.
-std::string changes(const Counts& before, const Counts& now = counts()) {
-  std::string s;
-  for (int i = 0; i < kCounted; ++i)
-    if (now[i] != before[i])
-      s += std::string(" ") + kCountedNames[i] + " +" + std::to_string(now[i] - before[i]);
-  return s.empty() ? " none" : s;
-}
 
 // ---- Fixture: the host's validated device, handed to tessera through the counting layer.
 
@@ -151,7 +43,7 @@ class ArenaTest : public ::testing::Test {
   static void SetUpTestSuite() {
     host_ = new HostVulkan(true);
     gRealGetDeviceProcAddr = host_->fn.vkGetDeviceProcAddr;
-    device_ = runtime::Device::fromHost(host_->hostDevice(&countingGetDeviceProcAddr)).release();
+    device_ = runtime::Device::fromHost(host_->hostDevice(&counting::getDeviceProcAddr)).release();
     kernels_ = new vk::KernelCache(device_->gpu());
   }
   static void TearDownTestSuite() {
@@ -341,7 +233,7 @@ TEST_F(ArenaTest, CreatesOneAllocationPerMemoryKindAndNoneWhileGenerating) {
     }
     for (int i = 0; i < kCounted; ++i)
       if (makesObjects(i)) {
-        EXPECT_EQ(counts()[i], baseline[i]) << kCountedNames[i] << " was called while generating";
+        EXPECT_EQ(counts()[i], baseline[i]) << kNames[i] << " was called while generating";
       }
     std::printf("arena (%s): Vulkan object calls during 5 generations:%s\n", dtypeName(dt),
                 changes(baseline).c_str());
@@ -361,19 +253,19 @@ TEST_F(ArenaTest, RecordingAGenerationAllocatesNoHeapMemory) {
   const Built t = buildProgram(g, *arena, prog, kernels);
   vk::Submitter submitter(device->gpu());
   // The counter sees this binary's allocations (else the check below would prove nothing).
-  uint64_t start = gHeapAllocations;
-  tHeapArmed = true;
+  uint64_t start = heap::allocations;
+  heap::armed = true;
   auto probe = std::make_unique<std::string>(100, 'x');
-  tHeapArmed = false;
-  ASSERT_GT(gHeapAllocations - start, 0u) << *probe;
+  heap::armed = false;
+  ASSERT_GT(heap::allocations - start, 0u) << *probe;
   uint64_t allocations = 0;
   for (int run = 0; run < 5; ++run)
     submitter.run([&](VkCommandBuffer cmd) {
-      start = gHeapAllocations;
-      tHeapArmed = true;
+      start = heap::allocations;
+      heap::armed = true;
       recordGeneration(g, *arena, prog, t, cmd, 4 * g.tensorBytes);
-      tHeapArmed = false;
-      allocations += gHeapAllocations - start;
+      heap::armed = false;
+      allocations += heap::allocations - start;
     });
   EXPECT_EQ(allocations, 0u) << "operator new called while recording";
 }
@@ -440,7 +332,7 @@ TEST_F(ArenaTest, RefusesWhatTheDeviceCannotHoldAndLeavesNothingBehind) {
   const ArenaSizes sizes{4096, 8192, 256, 4096};
   for (Counted fn : {AllocateMemory, CreateBuffer})
     for (uint32_t nth : {1u, 2u}) {
-      SCOPED_TRACE(std::string(kCountedNames[fn]) + " fails at call " + std::to_string(nth));
+      SCOPED_TRACE(std::string(kNames[fn]) + " fails at call " + std::to_string(nth));
       before = made();
       gFailIn[fn] = nth;
       std::unique_ptr<Arena> arena;

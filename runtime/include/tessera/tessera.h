@@ -199,8 +199,8 @@ enum {
   /* Refuse (TSR_ERROR_UNSUPPORTED) a request whose shape was not prepared at creation instead
    * of building its programs on first use (which allocates descriptor sets once). */
   TSR_GENERATOR_STRICT_SHAPES = 1u << 0,
-  /* Build no classifier-free-guidance programs and reserve no memory for them (half the
-   * activations); requests then run with guidance 1. */
+  /* Build no classifier-free-guidance programs and reserve no memory for the unconditional
+   * batch (about 40% fewer activation bytes); requests then run with guidance 1. */
   TSR_GENERATOR_NO_GUIDANCE = 1u << 1
 };
 
@@ -269,8 +269,8 @@ typedef struct tsr_output {
   /* IMAGE: a 2-D image of the request's size, created with TRANSFER_DST (and TRANSFER_SRC when
    * it has more than one mip level) usage, and a format that supports linear blits. Its previous
    * contents are discarded (tessera transitions it from UNDEFINED). Levels [0, mip_levels) are
-   * written (0: all the image's levels, which the host must then state here anyway: tessera
-   * cannot query an image's creation info). Every level is left in `final_layout` (0: SHADER_READ_ONLY_OPTIMAL). */
+   * written, mip_levels >= 1 (tessera cannot query an image's creation info: state how many
+   * levels to fill). Every level is left in `final_layout` (0: SHADER_READ_ONLY_OPTIMAL). */
   VkImage image;
   uint32_t mip_levels;
   VkImageLayout final_layout;
@@ -340,14 +340,16 @@ TSR_API tsr_result tsr_generator_complete(tsr_generator generator);
 TSR_API tsr_result tsr_generator_cancel(tsr_generator generator);
 
 TSR_API tsr_result tsr_generator_submit(tsr_generator generator);
-/* TSR_SUCCESS once the submitted job finished (then it is complete), TSR_NOT_READY before. */
+/* TSR_SUCCESS once the submitted job finished (then it is complete; asking again still says
+ * TSR_SUCCESS until the next begin), TSR_NOT_READY before. */
 TSR_API tsr_result tsr_generator_query(tsr_generator generator);
 /* Waits at most timeout_ns (UINT64_MAX: forever); TSR_NOT_READY on timeout. */
 TSR_API tsr_result tsr_generator_wait(tsr_generator generator, uint64_t timeout_ns);
 
 typedef struct tsr_progress {
   uint32_t struct_size;
-  uint32_t evaluations_total;     /* network evaluations in the job */
+  uint32_t evaluations_total;     /* network evaluations in the job (one per batch of requests per
+                                   * stage, however many images the batch holds) */
   uint32_t evaluations_recorded;
   uint32_t evaluations_done;      /* finished on the GPU (written by the GPU as it goes) */
   VkBool32 recorded;              /* everything is recorded */
