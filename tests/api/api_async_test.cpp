@@ -125,7 +125,10 @@ TEST_F(ApiAsyncTest, ProgressCallbackCountsEvaluationsUpToTheTotal) {
     EXPECT_LE(p.evaluations_done, p.evaluations_recorded);
     EXPECT_EQ(p.recorded, VK_TRUE);
     if (i > 0) {
-      EXPECT_GT(p.evaluations_done, seen.calls[i - 1].evaluations_done) << "increasing";
+      // Increasing; the completion call may repeat the count the GPU had already reported.
+      const uint32_t before = seen.calls[i - 1].evaluations_done;
+      EXPECT_TRUE(p.evaluations_done > before || (p.complete && p.evaluations_done == before))
+          << "call " << i << ": " << before << " then " << p.evaluations_done;
     }
     EXPECT_EQ(p.complete, i + 1 == seen.calls.size() ? VK_TRUE : VK_FALSE) << "call " << i;
   }

@@ -363,8 +363,9 @@ typedef struct tsr_progress {
 TSR_API void tsr_progress_defaults(tsr_progress* progress);
 TSR_API tsr_result tsr_generator_get_progress(tsr_generator generator, tsr_progress* progress);
 
-/* Blocking: begin + submit + wait. `on_progress` (may be NULL) is called from this thread as
- * evaluations finish. */
+/* Blocking: begin + submit + wait. `on_progress` (may be NULL) is called from this thread each
+ * time the GPU has finished more evaluations, and once more when the job is complete (that last
+ * call has `complete` set and may repeat the previous count). */
 typedef void (*tsr_progress_callback)(const tsr_progress* progress, void* user);
 TSR_API tsr_result tsr_generate(tsr_generator generator, const tsr_request* requests, uint32_t count,
                                 tsr_progress_callback on_progress, void* user);
