@@ -1,10 +1,8 @@
 #include "generator.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstring>
-#include <thread>
 
 #include "sampler/image_decode.hpp"
 #include "sampler/sampler_prepare.hpp"

@@ -15,8 +15,7 @@ StartRun runStart(Shape4 s, std::span<const uint64_t> seeds, float sigma0, float
                   const std::vector<float>* init) {
   const vk::Gpu& gpu = GpuTest::gpu();
   TensorPool pool(gpu, 6 * s.count() * 4 + 16384);
-  sampler::SamplerState st{pool.make(s, DType::F32), pool.make(s, DType::F32), pool.make(s, DType::F32),
-                           pool.make(s, DType::F32)};
+  sampler::SamplerState st = makeState(pool, s);
   for (const Tensor* t : {&st.x, &st.e, &st.d, &st.p}) pool.poison(*t);
   Tensor tInit;
   if (init) {
@@ -110,8 +109,7 @@ TEST_F(SamplerStartTest, EqualsGaussianNoiseBitForBit) {
 TEST_F(SamplerStartTest, RefusesBadInputs) {
   TensorPool pool(gpu(), 1 << 16);
   const Shape4 s{2, 3, 4, 4};
-  sampler::SamplerState st{pool.make(s, DType::F32), pool.make(s, DType::F32), pool.make(s, DType::F32),
-                           pool.make(s, DType::F32)};
+  sampler::SamplerState st = makeState(pool, s);
   const uint64_t seeds[] = {1, 2};
   const BufferRef params = makeParams(pool, {}, itemRows(seeds));
   Program prog(gpu());

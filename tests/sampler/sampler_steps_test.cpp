@@ -185,8 +185,7 @@ GpuResult runOnGpu(const sampler::StagePlan& plan, Shape4 s, DType t, std::span<
   const vk::Gpu& gpu = GpuTest::gpu();
   const std::size_t stages = plan.stages.size(), perRow = s.count() / s.n;
   TensorPool pool(gpu, 4 * s.count() * 6 + stages * (4 * rows * perRow * 2 + 2048) + 16384);
-  sampler::SamplerState st{pool.make(s, DType::F32), pool.make(s, DType::F32), pool.make(s, DType::F32),
-                           pool.make(s, DType::F32)};
+  sampler::SamplerState st = makeState(pool, s);
   for (const Tensor* tt : {&st.x, &st.e, &st.d, &st.p}) pool.poison(*tt);
   const Tensor tInit = pool.make(s, DType::F32), tMask = pool.make({s.n, 1, s.h, s.w}, DType::F32);
   pool.upload(tInit, init);

@@ -94,8 +94,7 @@ void check(DType t, const Case& c) {
   const vk::Gpu& gpu = GpuTest::gpu();
   TensorPool pool(gpu, 4 * (count * 9 + rows * count / s.n) + 16384);
   const Tensor netOut = pool.make({rows, s.c, s.h, s.w}, t);
-  sampler::SamplerState st{pool.make(s, DType::F32), pool.make(s, DType::F32), pool.make(s, DType::F32),
-                           pool.make(s, DType::F32)};
+  sampler::SamplerState st = makeState(pool, s);
   const Tensor tInit = pool.make(s, DType::F32), tMask = pool.make({s.n, 1, s.h, s.w}, DType::F32);
   pool.upload(netOut, f);
   pool.upload(st.x, x);
@@ -176,8 +175,7 @@ TEST_F(SamplerUpdateTest, FinalInpaintingStageGivesTheInitImageExactlyWhereKept)
   for (float& m : mask) m = float(rng() % 2);
   TensorPool pool(gpu(), 4 * s.count() * 8 + 16384);
   const Tensor netOut = pool.make(s, DType::F32);
-  sampler::SamplerState st{pool.make(s, DType::F32), pool.make(s, DType::F32), pool.make(s, DType::F32),
-                           pool.make(s, DType::F32)};
+  sampler::SamplerState st = makeState(pool, s);
   const Tensor tInit = pool.make(s, DType::F32), tMask = pool.make({s.n, 1, s.h, s.w}, DType::F32);
   for (const Tensor* t : std::initializer_list<const Tensor*>{&netOut, &st.x, &st.e, &st.p})
     pool.upload(*t, randomVector(rng, s.count(), -5, 5));
@@ -209,8 +207,7 @@ TEST_F(SamplerUpdateTest, FinalInpaintingStageGivesTheInitImageExactlyWhereKept)
 TEST_F(SamplerUpdateTest, RefusesBadInputs) {
   TensorPool pool(gpu(), 1 << 16);
   const Shape4 s{2, 3, 4, 4};
-  sampler::SamplerState st{pool.make(s, DType::F32), pool.make(s, DType::F32), pool.make(s, DType::F32),
-                           pool.make(s, DType::F32)};
+  sampler::SamplerState st = makeState(pool, s);
   const uint64_t seeds[] = {1, 2};
   const BufferRef params = makeParams(pool, {}, itemRows(seeds));
   Program prog(gpu());
