@@ -31,6 +31,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cpu_alloc import keep_freed_memory  # noqa: E402
 from data import TextureSet  # noqa: E402
 from edm import EDMPrecond, atomic_save, lr_at, power_ema_gamma  # noqa: E402
 from unet import UNet2DModel  # noqa: E402
@@ -78,6 +79,7 @@ def t_to_r(t, stage, q, k, b):
 def main():
     args = parse_args()
     torch.set_num_threads(args.threads)
+    keep_freed_memory()
     device = torch.device(args.device)
     os.makedirs(args.run_dir, exist_ok=True)
     if args.pid_file:

@@ -22,6 +22,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cpu_alloc import keep_freed_memory  # noqa: E402
 from data import TextureSet  # noqa: E402
 from edm import (guided, karras_sigmas, load_denoiser, sample_consistency, sample_dpmpp_2m,  # noqa: E402
                  sample_heun, to_u8)
@@ -90,6 +91,7 @@ def main():
     ap.add_argument("--raw", action="store_true", help="use raw weights instead of EMA")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    keep_freed_memory()
     os.makedirs(args.out, exist_ok=True)
 
     held = TextureSet(args.data, args.resolution, "heldout")

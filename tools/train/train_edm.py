@@ -21,6 +21,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cpu_alloc import keep_freed_memory  # noqa: E402
 from data import TextureSet  # noqa: E402
 from edm import EDMPrecond, atomic_save, edm_loss_weight, lr_at, power_ema_gamma  # noqa: E402
 from unet import TESSERA_CONFIG, UNet2DModel  # noqa: E402
@@ -98,6 +99,7 @@ def validate(den, sets, sigma_data, device, n_img=24, sigmas=(0.05, 0.3, 1.0, 4.
 def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
+    keep_freed_memory()
     device = torch.device(args.device)
     os.makedirs(args.run_dir, exist_ok=True)
     if args.pid_file:
