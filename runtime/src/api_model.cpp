@@ -65,6 +65,9 @@ tsr_result tsr_model_get_info(tsr_model m, tsr_model_info* info) {
     info->default_sampler = d.sampler;
     info->default_steps = d.steps;
     info->default_guidance = d.guidance;
+    info->consistency_steps = 0;
+    for (const auto& [steps, sigmas] : p.metadata().tessera.stepSigmas)
+      if (steps < 32) info->consistency_steps |= 1u << steps;
     info->parameter_count = 0;
     info->weight_bytes = 0;
     for (const model::TsrTensor& t : p.tensors()) {

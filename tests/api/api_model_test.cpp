@@ -57,9 +57,18 @@ TEST_F(ApiModelTest, InfoAgreesWithThePackage) {
   EXPECT_EQ(i.native_size, config.sampleHeight.value_or(0));
   EXPECT_EQ(i.tileable == VK_TRUE, t.paddingMode == model::PaddingMode::Circular);
   ASSERT_TRUE(t.sampler.has_value());
-  EXPECT_EQ(*t.sampler, "dpmpp_2m");
-  EXPECT_EQ(i.default_sampler, TSR_SAMPLER_DPMPP_2M);
+  EXPECT_EQ(i.default_sampler, *t.sampler == "consistency" ? TSR_SAMPLER_CONSISTENCY : TSR_SAMPLER_DPMPP_2M)
+      << *t.sampler;
   EXPECT_EQ(i.default_steps, t.defaultSteps.value_or(0));
+  uint32_t distilled = 0;
+  for (const auto& [steps, sigmas] : t.stepSigmas) {
+    EXPECT_EQ(sigmas.size(), steps);
+    distilled |= 1u << steps;
+  }
+  EXPECT_EQ(i.consistency_steps, distilled);
+  if (i.default_sampler == TSR_SAMPLER_CONSISTENCY) {
+    EXPECT_NE(i.consistency_steps & (1u << i.default_steps), 0u) << "the default step count is a distilled one";
+  }
   EXPECT_FLOAT_EQ(i.default_guidance, float(t.guidanceScale.value_or(1.0)));
   uint64_t params = 0, bytes = 0;
   for (const model::TsrTensor& tensor : p.tensors()) {

@@ -5,7 +5,7 @@
 batch 1, under torch.no_grad().
 
   gen_torch.py --check MODEL.tsr SIZE STEPS SEED CLASS SAMPLER PATH
-        one texture (SAMPLER dpmpp_2m or heun) as SIZE*SIZE RGBA8 pixels into PATH, for tests
+        one texture (SAMPLER dpmpp_2m, heun or consistency) as SIZE*SIZE RGBA8 pixels into PATH, for tests
   gen_torch.py --serve MODEL.tsr [--threads N]   answers one line per request line on stdin:
     check SIZE STEPS SEED CLASS PATH -> RESULT check SIZE STEPS; PATH gets SIZE*SIZE RGBA8 pixels
     time SIZE STEPS RUNS             -> RESULT time SIZE STEPS median_ms min_ms
@@ -37,6 +37,19 @@ class Sampler:
         self.denoiser = EDMPrecond(model.eval(), t["sigma_data"])
         self.sigma_min, self.sigma_max, self.rho = t.get("sigma_min", 0.002), t.get("sigma_max", 80.0), t.get("rho", 7.0)
         self.channels = meta["architecture"]["in_channels"]
+        self.step_sigmas = {int(k): v for k, v in t.get("step_sigmas", {}).items()}
+
+    def consistency(self, x, steps, seed, labels):
+        """Multistep consistency sampling on the model's distilled sigmas, re-noising after stage k
+        with tessera's Philox stream 2k + 2 of the seed (docs/SAMPLER.md)."""
+        if steps not in self.step_sigmas:
+            raise SystemExit(f"the model has no distilled step sigmas for {steps} steps")
+        sigmas = self.step_sigmas[steps]
+        d = self.denoiser(x * sigmas[0], torch.tensor([sigmas[0]], dtype=torch.float32), labels)
+        for k, s in enumerate(sigmas[1:]):
+            z = torch.from_numpy(normal(seed, 2 * k + 2, x.numel()).astype(np.float32)).reshape(x.shape)
+            d = self.denoiser(d + float(s) * z, torch.tensor([s], dtype=torch.float32), labels)
+        return d
 
     def generate(self, size, steps, seed, cls, noise=None, sampler="dpmpp_2m"):
         if noise is None:
@@ -45,6 +58,8 @@ class Sampler:
         sigmas = karras_sigmas(steps, self.sigma_min, self.sigma_max, self.rho)
         labels = torch.tensor([cls])
         with torch.no_grad():
+            if sampler == "consistency":
+                return to_u8(self.consistency(x, steps, seed, labels))
             sample = sample_heun if sampler == "heun" else sample_dpmpp_2m
             return to_u8(sample(self.denoiser, x, sigmas, labels))
 

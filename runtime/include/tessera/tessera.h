@@ -157,6 +157,9 @@ typedef struct tsr_model_info {
   float default_guidance;
   uint64_t parameter_count;
   uint64_t weight_bytes;      /* as stored in the package */
+  /* Bit n set: the model lists distilled step sigmas for n-step TSR_SAMPLER_CONSISTENCY
+     (n < 32); 0: not a consistency model. */
+  uint32_t consistency_steps;
 } tsr_model_info;
 
 TSR_API void tsr_model_info_defaults(tsr_model_info* info);
