@@ -13,12 +13,12 @@
 
 namespace tessera::test {
 
-// A params buffer (stage row + item rows) placed in `pool`.
 // The sampler's four fp32 state tensors of one shape, from the pool.
 inline sampler::SamplerState makeState(TensorPool& pool, Shape4 s) {
   return {pool.make(s, DType::F32), pool.make(s, DType::F32), pool.make(s, DType::F32), pool.make(s, DType::F32)};
 }
 
+// A params buffer (stage row + item rows) placed in `pool`.
 inline BufferRef makeParams(TensorPool& pool, const sampler::StageParams& stage,
                             std::span<const sampler::ItemParams> items) {
   const auto words = static_cast<uint32_t>(sampler::paramsBytes(static_cast<uint32_t>(items.size())) / 4);

@@ -10,18 +10,6 @@ import time
 
 TRAIN_PID = pathlib.Path.home() / ".cache" / "tessera" / "train.pid"
 
-# glibc returns every freed block above its mmap threshold to the kernel, so a PyTorch forward
-# pass that allocates and frees multi-MiB temporaries pays page faults and kernel zeroing on each
-# one: measured 2-6x slower evaluations (64 px: 65 vs 28 ms; 128 px: 650 vs 105 ms). Keeping
-# freed memory in the heap is what a tuned deployment (or jemalloc/tcmalloc) does.
-TORCH_MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(1 << 32), "MALLOC_TRIM_THRESHOLD_": str(1 << 36),
-                    "MALLOC_TOP_PAD_": str(1 << 29)}
-
-
-def torch_env(env):
-    """The environment for a PyTorch benchmark process: `env` plus TORCH_MALLOC_ENV."""
-    return dict(env, **TORCH_MALLOC_ENV)
-
 
 def training_pid():
     try:

@@ -20,7 +20,7 @@ import sys
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from bench_common import Server, torch_env, training_paused  # noqa: E402
+from bench_common import Server, training_paused  # noqa: E402
 
 
 def run(args):
@@ -33,7 +33,7 @@ def run(args):
     # Both sides get the same number of CPU threads: lavapipe's through LP_NUM_THREADS.
     env = dict(os.environ, LP_NUM_THREADS=str(args.threads))
     tessera = Server([args.bench, "--serve", "--repeat", str(args.repeat)], env)
-    torch = Server(["/usr/bin/python3", str(HERE / "conv_torch.py"), "--serve", "--threads", str(args.threads)], torch_env(env))
+    torch = Server(["/usr/bin/python3", str(HERE / "conv_torch.py"), "--serve", "--threads", str(args.threads)], env)
     times = {}  # (shape, side) -> [ms per round]
     best = {}  # (shape, side) -> fastest single run seen
     gflop = {}

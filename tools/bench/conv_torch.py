@@ -11,12 +11,16 @@ F.pad (3x3) + F.conv2d with bias, batch 1, fp32, under torch.no_grad().
   conv_torch.py --shape name c1 c2 cout h w kernel stride [--runs N]
 """
 import argparse
+import os
 import statistics
 import sys
 import time
 
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "train"))
+from cpu_alloc import keep_freed_memory  # noqa: E402
 
 REPEAT = 3  # layer calls per timed run, as the C++ side records several dispatches per submit
 
@@ -62,6 +66,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    keep_freed_memory()
     layers = {}
     if args.shape:
         name, *dims = args.shape

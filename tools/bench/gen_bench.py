@@ -25,7 +25,7 @@ import numpy as np
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE))
-from bench_common import Server, training_paused, torch_env, wait_while_running  # noqa: E402
+from bench_common import Server, training_paused, wait_while_running  # noqa: E402
 
 
 def run(args, work):
@@ -34,7 +34,7 @@ def run(args, work):
                       f"--{args.precision}"], env, expect_ready=True)
     try:
         torch = Server(["/usr/bin/python3", str(HERE / "gen_torch.py"), "--serve", str(args.model),
-                        "--threads", str(args.threads)], torch_env(env), expect_ready=True)
+                        "--threads", str(args.threads)], env, expect_ready=True)
     except Exception:
         tessera.close()
         raise

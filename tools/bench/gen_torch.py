@@ -22,7 +22,8 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "train"))
 
-from edm import EDMPrecond, karras_sigmas, sample_dpmpp_2m, sample_heun, to_u8  # noqa: E402
+from cpu_alloc import keep_freed_memory  # noqa: E402
+from edm import EDMPrecond, karras_sigmas, sample_consistency, sample_dpmpp_2m, sample_heun, to_u8  # noqa: E402
 from philox_noise import normal  # noqa: E402
 from tsr_io import read_tsr  # noqa: E402
 from unet import UNet2DModel  # noqa: E402
@@ -39,27 +40,23 @@ class Sampler:
         self.channels = meta["architecture"]["in_channels"]
         self.step_sigmas = {int(k): v for k, v in t.get("step_sigmas", {}).items()}
 
-    def consistency(self, x, steps, seed, labels):
-        """Multistep consistency sampling on the model's distilled sigmas, re-noising after stage k
-        with tessera's Philox stream 2k + 2 of the seed (docs/SAMPLER.md)."""
-        if steps not in self.step_sigmas:
-            raise SystemExit(f"the model has no distilled step sigmas for {steps} steps")
-        sigmas = self.step_sigmas[steps]
-        d = self.denoiser(x * sigmas[0], torch.tensor([sigmas[0]], dtype=torch.float32), labels)
-        for k, s in enumerate(sigmas[1:]):
-            z = torch.from_numpy(normal(seed, 2 * k + 2, x.numel()).astype(np.float32)).reshape(x.shape)
-            d = self.denoiser(d + float(s) * z, torch.tensor([s], dtype=torch.float32), labels)
-        return d
 
     def generate(self, size, steps, seed, cls, noise=None, sampler="dpmpp_2m"):
         if noise is None:
             noise = torch.from_numpy(normal(seed, 0, self.channels * size * size).astype(np.float32))
         x = noise.reshape(1, self.channels, size, size)
-        sigmas = karras_sigmas(steps, self.sigma_min, self.sigma_max, self.rho)
         labels = torch.tensor([cls])
         with torch.no_grad():
             if sampler == "consistency":
-                return to_u8(self.consistency(x, steps, seed, labels))
+                if steps not in self.step_sigmas:
+                    raise SystemExit(f"the model has no distilled step sigmas for {steps} steps")
+
+                def renoise(k):  # after stage k: tessera's Philox stream 2k + 2 of the seed (docs/SAMPLER.md)
+                    return torch.from_numpy(normal(seed, 2 * k + 2, x.numel()).astype(np.float32)).reshape(x.shape)
+
+                sigmas = torch.tensor(self.step_sigmas[steps], dtype=torch.float64)
+                return to_u8(sample_consistency(self.denoiser, x, sigmas, labels, noise=renoise))
+            sigmas = karras_sigmas(steps, self.sigma_min, self.sigma_max, self.rho)
             sample = sample_heun if sampler == "heun" else sample_dpmpp_2m
             return to_u8(sample(self.denoiser, x, sigmas, labels))
 
@@ -71,6 +68,7 @@ class Sampler:
 
 def serve(args):
     torch.set_num_threads(args.threads)
+    keep_freed_memory()
     s = Sampler(args.serve)
     print("READY\tpytorch " + torch.__version__, flush=True)
     for line in sys.stdin:

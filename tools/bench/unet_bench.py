@@ -27,7 +27,7 @@ import tempfile
 
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from bench_common import Server, training_paused, torch_env, wait_while_running  # noqa: E402
+from bench_common import Server, training_paused, wait_while_running  # noqa: E402
 
 
 def run(args, work):
@@ -41,7 +41,7 @@ def run(args, work):
                      expect_ready=True)
     try:
         torch = Server(["/usr/bin/python3", str(HERE / "unet_torch.py"), "--serve", str(model_dir),
-                        "--threads", str(args.threads)], torch_env(env), expect_ready=True)
+                        "--threads", str(args.threads)], env, expect_ready=True)
     except Exception:
         tessera.close()
         raise

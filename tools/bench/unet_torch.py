@@ -26,6 +26,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "train"))
 
+from cpu_alloc import keep_freed_memory  # noqa: E402
 from safetensors_io import load_file, save_file  # noqa: E402
 from unet import TESSERA_CONFIG, UNet2DModel  # noqa: E402
 
@@ -102,6 +103,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    keep_freed_memory()
     if args.write_model:
         n = write_model(args.write_model, args.seed)
         print(f"wrote {args.write_model}: {n:,} parameters", file=sys.stderr)

@@ -3,7 +3,7 @@
 By default glibc hands every freed block above its mmap threshold straight back to the kernel, so
 each multi-MiB temporary of a forward or backward pass costs fresh page faults and kernel zeroing.
 Measured on the 2-core machine of docs/MODEL.md: a 64x64 training step 9% faster, a 128x128
-evaluation 650 -> 105 ms. (tools/bench sets the same through MALLOC_* environment variables.)
+evaluation 650 -> 91 ms. The PyTorch sides of tools/bench call it too.
 """
 import ctypes
 import ctypes.util

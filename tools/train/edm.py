@@ -104,15 +104,20 @@ def sample_dpmpp_2m(denoise, x, sigmas, labels):
 
 
 @torch.no_grad()
-def sample_consistency(denoise, x, sigmas, labels, generator=None):
-    """Multistep consistency sampling: denoise from sigmas[0], re-noise to each next sigma, denoise again."""
+def sample_consistency(denoise, x, sigmas, labels, generator=None, noise=None):
+    """Multistep consistency sampling: denoise from sigmas[0], re-noise to each next sigma, denoise again.
+    The re-noising after stage k draws noise(k) when given, else from `generator` / torch's RNG."""
     x = denoise(x * sigmas[0], sigmas[0].float().reshape(1), labels)
-    for s in sigmas[1:]:
+    for k, s in enumerate(sigmas[1:]):
         if s <= 0:
             break
-        noise = torch.randn(x.shape, generator=generator, device=x.device) if generator is not None \
-            else torch.randn_like(x)
-        x = denoise(x + s.float() * noise, s.float().reshape(1), labels)
+        if noise is not None:
+            z = noise(k)
+        elif generator is not None:
+            z = torch.randn(x.shape, generator=generator, device=x.device)
+        else:
+            z = torch.randn_like(x)
+        x = denoise(x + s.float() * z, s.float().reshape(1), labels)
     return x
 
 
