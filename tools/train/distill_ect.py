@@ -32,6 +32,7 @@ import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cpu_alloc import keep_freed_memory  # noqa: E402
+from checkpoints import load_checkpoint  # noqa: E402
 from data import TextureSet  # noqa: E402
 from edm import EDMPrecond, atomic_save, lr_at, power_ema_gamma  # noqa: E402
 from unet import UNet2DModel  # noqa: E402
@@ -42,7 +43,8 @@ DEFAULT_STEP_SIGMAS = {"1": [80.0], "2": [80.0, 0.821], "4": [80.0, 2.0, 0.821, 
 
 def parse_args():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--teacher", default=os.path.join(CACHE, "runs/teacher64/checkpoint.pt"))
+    ap.add_argument("--teacher", default=os.path.join(CACHE, "runs/teacher64/checkpoint.pt"),
+                    help="teacher checkpoint, .tsr package (e.g. models/teacher.tsr) or export directory")
     ap.add_argument("--run-dir", default=os.path.join(CACHE, "runs/ect64"))
     ap.add_argument("--data", default=os.path.join(CACHE, "data"))
     ap.add_argument("--device", default="cpu")
@@ -87,7 +89,7 @@ def main():
             f.write(f"{os.getpid()}\n")
     ckpt_path = os.path.join(args.run_dir, "checkpoint.pt")
     resume = torch.load(ckpt_path, map_location="cpu") if os.path.exists(ckpt_path) else None
-    src = resume if resume else torch.load(args.teacher, map_location="cpu")
+    src = resume if resume else load_checkpoint(args.teacher)
     cfg = dict(src["config"], dropout=args.dropout)
     sigma_data = src["sigma_data"]
     res = cfg["sample_size"]
@@ -172,7 +174,7 @@ def main():
         acc_n += 1
         if step % args.log_every == 0:
             now = time.time()
-            rec = {"step": step, "stage": stage, "loss": round(acc / acc_n, 5),
+            rec = {"step": step, "stage": stage, "kimg": round(nimg / 1000, 3), "loss": round(acc / acc_n, 5),
                    "img_s": round(acc_n * args.batch / (now - t_log), 2), "lr": lr,
                    "train_h": round(train_sec / 3600, 3), "time": int(now)}
             log.write(json.dumps(rec) + "\n")

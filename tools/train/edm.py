@@ -11,6 +11,7 @@ import os
 import torch
 import torch.nn as nn
 
+from checkpoints import load_checkpoint
 from unet import UNet2DModel
 
 
@@ -139,8 +140,9 @@ def atomic_save(obj, path):
 
 
 def load_denoiser(path, use_ema=True, device="cpu"):
-    """Checkpoint (from train_edm.py or distill_ect.py) -> (EDMPrecond in eval mode, checkpoint dict)."""
-    ckpt = torch.load(path, map_location="cpu")
+    """Checkpoint (train_edm.py / distill_ect.py), .tsr package or export directory
+    -> (EDMPrecond in eval mode, checkpoint dict)."""
+    ckpt = load_checkpoint(path)
     unet = UNet2DModel.from_config(ckpt["config"])
     key = "ema" if use_ema and "ema" in ckpt else "model"
     unet.load_state_dict(ckpt[key])
@@ -161,9 +163,10 @@ def power_ema_gamma(sigma_rel):
     return g
 
 
-def lr_at(step, base_lr, warmup, decay_ref):
-    """Linear warm-up, then constant, then (when decay_ref > 0) inverse-sqrt decay after decay_ref steps."""
-    lr = base_lr * min(1.0, (step + 1) / max(warmup, 1))
+def lr_at(step, base_lr, warmup, decay_ref, warm_from=0):
+    """Linear warm-up from step warm_from, then constant, then (when decay_ref > 0) inverse-sqrt decay
+    after decay_ref steps."""
+    lr = base_lr * min(1.0, (step - warm_from + 1) / max(warmup, 1))
     if decay_ref > 0 and step > decay_ref:
         lr *= math.sqrt(decay_ref / step)
     return lr

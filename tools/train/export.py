@@ -18,6 +18,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checkpoints import load_checkpoint  # noqa: E402
 from edm import EDMPrecond  # noqa: E402
 from safetensors_io import load_file, save_file  # noqa: E402
 from unet import UNet2DModel  # noqa: E402
@@ -41,7 +42,7 @@ def main():
                     help="recommended step count (default: 2 for a student, 16 for a teacher)")
     args = ap.parse_args()
 
-    ckpt = torch.load(args.checkpoint, map_location="cpu")
+    ckpt = load_checkpoint(args.checkpoint)
     cfg = dict(ckpt["config"])
     tess_in = cfg.pop("tessera", {})
     cfg["dropout"] = 0.0  # inference config
@@ -83,7 +84,10 @@ def main():
     }
     if student:
         tessera["step_sigmas"] = ckpt["step_sigmas"]  # {"steps": [sigmas...]}
-        tessera["data"]["teacher"] = ckpt.get("teacher")
+        teacher = dict(ckpt.get("teacher") or {})
+        if teacher.get("path"):  # a file name, not a path on the machine that trained it
+            teacher["path"] = os.path.basename(teacher["path"])
+        tessera["data"]["teacher"] = teacher
     config = model.to_config()
     config["tessera"] = tessera
 

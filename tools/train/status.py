@@ -2,6 +2,7 @@
 """One-screen status of a training run: alive?, step, images seen, loss, speed, last validation.
 
     /usr/bin/python3 tools/train/status.py [--run-dir ~/.cache/tessera/runs/teacher64]
+    /usr/bin/python3 tools/train/status.py --run-dir ~/.cache/tessera/runs/ect64 --pid-file ~/.cache/tessera/ect.pid
 """
 import argparse
 import json
@@ -40,7 +41,8 @@ def main():
         last = logs[-1]
         loss = sum(r["loss"] for r in logs) / len(logs)
         age = (time.time() - last["time"]) / 60
-        print(f"step    : {last['step']}  ({last['kimg']} kimg, {last['train_h']} h of training; "
+        stage = f", stage {last['stage']}" if "stage" in last else ""  # consistency tuning (distill_ect.py)
+        print(f"step    : {last['step']}  ({last.get('kimg', '?')} kimg, {last['train_h']} h of training{stage}; "
               f"last log {age:.0f} min ago)")
         print(f"loss    : {last['loss']} (mean of last {len(logs)} logs {loss:.4f})")
         print(f"speed   : {last['img_s']} img/s, {last.get('cpu_s_per_img', '?')} CPU s/img, lr {last['lr']:.3g}")

@@ -22,6 +22,7 @@ import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cpu_alloc import keep_freed_memory  # noqa: E402
+from checkpoints import load_checkpoint  # noqa: E402
 from data import TextureSet  # noqa: E402
 from edm import EDMPrecond, atomic_save, edm_loss_weight, lr_at, power_ema_gamma  # noqa: E402
 from unet import TESSERA_CONFIG, UNet2DModel  # noqa: E402
@@ -61,6 +62,9 @@ def parse_args(argv=None):
     ap.add_argument("--pid-file", default=os.path.join(CACHE, "train.pid"))
     ap.add_argument("--config", help="UNet config.json to use instead of the built-in TESSERA_CONFIG "
                                      "(only for a new run)")
+    ap.add_argument("--init", help="start a new run from these weights (a .tsr package, an export directory or a "
+                                   "checkpoint): config, sigma_data, weights and step counters are "
+                                   "taken over, the optimizer starts fresh with --warmup steps of warm-up")
     return ap.parse_args(argv)
 
 
@@ -112,8 +116,11 @@ def main(argv=None):
     ckpt_path = os.path.join(args.run_dir, "checkpoint.pt")
     resume = torch.load(ckpt_path, map_location="cpu") if os.path.exists(ckpt_path) else None
 
+    init = load_checkpoint(args.init) if args.init and not resume else None
     if resume:
         cfg, sigma_data = resume["config"], resume["sigma_data"]
+    elif init:
+        cfg, sigma_data = init["config"], init["sigma_data"]
     else:
         cfg, sigma_data = build_config(args, train.classes), train.sigma_data()
     torch.manual_seed(args.seed)  # weight init
@@ -127,7 +134,9 @@ def main(argv=None):
     opt = torch.optim.Adam(unet.parameters(), lr=args.lr, betas=(0.9, 0.999), eps=1e-8)
     gen = torch.Generator().manual_seed(args.seed)  # drives data sampling and augmentation
     step, nimg, train_sec = 0, 0, 0.0
+    warm_from = 0  # the step the learning-rate warm-up counts from (a fresh optimizer needs one)
     if resume:
+        warm_from = resume.get("warm_from", 0)
         unet.load_state_dict(resume["model"])
         ema.load_state_dict(resume["ema"])
         opt.load_state_dict(resume["optimizer"])
@@ -138,6 +147,15 @@ def main(argv=None):
             torch.cuda.set_rng_state(resume["rng"]["cuda"])
         print(f"resumed from step {step} ({nimg / 1000:.1f} kimg)", flush=True)
         del resume
+    elif init:
+        unet.load_state_dict(init["model"])
+        ema.load_state_dict(init["ema"])
+        step, nimg, train_sec = init.get("step") or 0, init.get("nimg", 0), init.get("train_sec", 0.0)
+        warm_from = step
+        print(f"new run from the weights of {args.init} (step {step}, {nimg / 1000:.1f} kimg)", flush=True)
+        del init
+        with open(os.path.join(args.run_dir, "config.json"), "w") as f:
+            json.dump(cfg, f, indent=1)
     else:
         with open(os.path.join(args.run_dir, "config.json"), "w") as f:
             json.dump(cfg, f, indent=1)
@@ -156,6 +174,7 @@ def main(argv=None):
             "rng": {"data": gen.get_state(), "torch": torch.get_rng_state(),
                     "cuda": torch.cuda.get_rng_state() if device.type == "cuda" else None},
             "args": vars(args), "ema_kind": args.ema, "ema_gamma": gamma, "classes": train.classes,
+            "warm_from": warm_from,
         }
         atomic_save(state, ckpt_path)
 
@@ -173,7 +192,7 @@ def main(argv=None):
     unet.train()
     while not stop["now"] and (args.max_steps == 0 or step < args.max_steps):
         t0 = time.time()
-        lr = lr_at(step, args.lr, args.warmup, args.decay_ref)
+        lr = lr_at(step, args.lr, args.warmup, args.decay_ref, warm_from)
         for g in opt.param_groups:
             g["lr"] = lr
         x, y = train.batch(args.batch, gen, roll=not args.no_roll, flip=not args.no_flip,
