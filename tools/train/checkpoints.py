@@ -38,8 +38,7 @@ def checkpoint_from_source(path):
     state = {k: v.float().contiguous() for k, v in tensors.items()}
     ckpt = {"config": net_cfg, "sigma_data": float(tess["sigma_data"]), "model": state, "ema": state,
             "step": training.get("step"), "nimg": int(round(training.get("kimg", 0) * 1000)),
-            "train_sec": training.get("train_hours", 0.0) * 3600, "classes": tess["classes"],
-            "source": os.path.abspath(path)}
+            "train_sec": training.get("train_hours", 0.0) * 3600, "classes": tess["classes"]}
     if "step_sigmas" in tess:
         ckpt["kind"] = "consistency"
         ckpt["step_sigmas"] = tess["step_sigmas"]

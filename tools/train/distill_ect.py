@@ -105,8 +105,7 @@ def main():
     opt = torch.optim.Adam(net.parameters(), lr=args.lr, betas=(0.9, 0.99), eps=1e-8)
     gen = torch.Generator().manual_seed(args.seed)
     step, nimg, train_sec = 0, 0, 0.0
-    # a checkpoint made from a package names the package, not the intermediate file
-    teacher_info = {"path": src.get("source", args.teacher), "step": src.get("step"), "nimg": src.get("nimg")}
+    teacher_info = {"path": args.teacher, "step": src.get("step"), "nimg": src.get("nimg")}
     if resume:
         opt.load_state_dict(resume["optimizer"])
         step, nimg, train_sec = resume["step"], resume["nimg"], resume["train_sec"]

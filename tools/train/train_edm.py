@@ -115,8 +115,9 @@ def main(argv=None):
     held = TextureSet(args.data, args.resolution, "heldout", device)
     ckpt_path = os.path.join(args.run_dir, "checkpoint.pt")
     resume = torch.load(ckpt_path, map_location="cpu") if os.path.exists(ckpt_path) else None
+    new_run = resume is None
 
-    init = load_checkpoint(args.init) if args.init and not resume else None
+    init = load_checkpoint(args.init) if args.init and new_run else None
     if resume:
         cfg, sigma_data = resume["config"], resume["sigma_data"]
     elif init:
@@ -154,9 +155,7 @@ def main(argv=None):
         warm_from = step
         print(f"new run from the weights of {args.init} (step {step}, {nimg / 1000:.1f} kimg)", flush=True)
         del init
-        with open(os.path.join(args.run_dir, "config.json"), "w") as f:
-            json.dump(cfg, f, indent=1)
-    else:
+    if new_run:  # records the network it trains
         with open(os.path.join(args.run_dir, "config.json"), "w") as f:
             json.dump(cfg, f, indent=1)
     print(f"train {len(train)} / held-out {len(held)} textures at {args.resolution}px, sigma_data {sigma_data:.4f}, "
