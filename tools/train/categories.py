@@ -23,11 +23,12 @@ STRONG = [
     ("metal", ("metal", "steel", "iron", "rust", "chrome", "copper", "bronze", "alumin", "grate", "grating")),
     ("stone", ("stone", "rock", "marble", "granite", "cobble", "cliff", "slate", "boulder", "pebble")),
     ("grass", ("grass", "foliage", "leaves", "moss", "hedge", "jungle")),
-    ("ground", ("dirt", "sand", "gravel", "desert", "terrain", "soil", "earth")),
+    ("ground", ("dirt", "sand", "gravel", "desert", "terrain", "soil", "earth", "forestfloor", "forest_floor",
+                "farmland", "steppe", "savanna", "beach")),
     ("concrete", ("concrete", "plaster", "cement", "asphalt", "stucco")),
 ]
 WEAK = [
-    ("tiles", ("tile", "floor", "mosaic", "checker", "ceramic", "roof")),
+    ("tiles", ("tile", "floor", "mosaic", "checker", "ceramic", "roof", "paving", "pavers")),
     ("concrete", ("concrt", "crete", "street", "road", "sidewalk", "wall", "pavement")),
     ("wood", ("crate", "board", "log", "bark")),
     ("grass", ("leaf", "plant", "organics", "bush", "vine", "ivy", "nature")),

@@ -39,6 +39,8 @@ def checkpoint_from_source(path):
     ckpt = {"config": net_cfg, "sigma_data": float(tess["sigma_data"]), "model": state, "ema": state,
             "step": training.get("step"), "nimg": int(round(training.get("kimg", 0) * 1000)),
             "train_sec": training.get("train_hours", 0.0) * 3600, "classes": tess["classes"]}
+    if "cpu_hours" in training:
+        ckpt["cpu_sec"] = training["cpu_hours"] * 3600
     if "step_sigmas" in tess:
         ckpt["kind"] = "consistency"
         ckpt["step_sigmas"] = tess["step_sigmas"]

@@ -78,7 +78,8 @@ def main():
             "color_space": "sRGB",
             "weights": "raw" if args.raw else "ema",
             "training": {"step": ckpt.get("step"), "kimg": round(ckpt.get("nimg", 0) / 1000, 1),
-                         "train_hours": round(ckpt.get("train_sec", 0.0) / 3600, 2)},
+                         "train_hours": round(ckpt.get("train_sec", 0.0) / 3600, 2),
+                         "cpu_hours": round(ckpt.get("cpu_sec", 0.0) / 3600, 2)},
             "dataset": summary,
         },
     }

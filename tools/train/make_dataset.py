@@ -2,28 +2,29 @@
 """Build tessera's tileable-texture dataset from Debian's game-texture packages.
 
 Steps (all outputs live under --cache, never in the source tree):
-  1. `apt-get download` the packages into <cache>/debs (skipped when present),
-     unpack them with `dpkg-deb -x` into <cache>/extract.
-  2. Walk every image (loose files and members of .pk3 zips), drop everything
-     that is not a tileable albedo texture (see `reject_by_name` /
-     `reject_by_pixels`), measure the wrap-around seam score.
+  1. `apt-get download` the packages of texture_sources.PACKAGES into <cache>/debs
+     (skipped when present), unpack them with `dpkg-deb -x` into <cache>/extract.
+  2. Walk every image (loose files and members of .pk3 / .zip archives), drop
+     everything that is not a tileable albedo texture (see `reject_by_name` and
+     `process`), measure the wrap-around seam score.
   3. Assign a category from name keywords, split train / held-out by texture,
      write manifest.csv, rejected.csv, summary.json and the cached tensors
-     textures_64.pt / textures_128.pt (uint8, NCHW) used by training.
+     textures_<S>.pt (uint8, NCHW) used by training.  Sizes up to --native-from
+     hold every texture; larger ones only those whose source is at least that big
+     (no upscaled images in the super-resolution data).
+  4. Keep the normal / height / specular / gloss / roughness maps that sit next to
+     the kept albedo textures as aligned pairs: maps_<S>.pt and pairs.csv.
 
 The output only depends on the package versions (recorded in summary.json).
 """
 import argparse
 import csv
-import fnmatch
 import hashlib
 import io
 import json
 import os
 import re
-import subprocess
 import sys
-import zipfile
 from multiprocessing import Pool
 
 import numpy as np
@@ -31,20 +32,15 @@ from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from categories import CLASSES, ROTATABLE, categorize  # noqa: E402
-
-# Package -> (prefix that the copyright file's `Files:` patterns use for our paths).
-PACKAGES = {
-    "openarena-081-textures": "",
-    "ufoai-textures": "base/",
-    "colobot-common-textures": "data/",
-}
-IMAGE_EXT = (".png", ".jpg", ".jpeg", ".tga")
+from texture_sources import (MAP_KINDS, PACKAGES, fetch_packages, find_maps, index_maps, iter_sources,  # noqa: E402
+                             licence_for, load_bytes, parse_copyright, relative_to_include, split_key)
 
 # Suffixes of non-albedo maps (normal, specular, gloss, height, glow, masks).
 MAP_SUFFIX = re.compile(
-    r"(_nm|_n|_norm|_normal|_bump|_local|_h|_hm|_height|_disp|_sm|_s|_spec|_specular|_gm|_gloss|_rm|_rough|"
-    r"_g|_glow|_lum|_luma|_emit|_mask|_alpha|_blend|\.blend|_fx|_add|_ao)$")
-# Whole path tokens (split on non-letters) that mark UI art, signs, sprites, skies, effects.
+    r"(_nm|_n|_n2|_norm|_normal|_bump|_local|_h|_hm|_height|_disp|_z|_sm|_s|_spec|_specular|_gm|_gloss|_glossy|"
+    r"_rm|_rough|_roughness|_g|_glow|_lum|_luma|_emit|_mask|_masks|_colormask|_alpha|_blend|\.blend|_fx|_add|"
+    r"_ao)$")
+# Whole path tokens (split on non-letters) that mark UI art, signs, sprites, skies, effects, characters.
 EXCLUDE_TOKENS = {
     "sky", "skies", "env", "sfx", "sfx2", "flare", "flares", "flame", "fog", "portal", "telep", "teleport",
     "logo", "sign", "signs", "icon", "decal", "decals", "screen", "screens", "monitor", "poster", "pics",
@@ -53,89 +49,13 @@ EXCLUDE_TOKENS = {
     "blueteam", "symbols", "ctf", "caulk", "clip", "nodraw", "hint", "trigger", "interface", "objects",
     "planet", "planets", "cloud", "effect", "lens", "back", "res", "sprite", "particle", "blood", "gib",
     "skin", "liquids", "lava", "slime", "water",
+    "gui", "icons", "skins", "kart", "karts", "eye", "eyes", "hair", "head", "face", "body", "smoke",
+    "explode", "explosion", "confetti", "caustics", "shadow", "cloudshadow", "particles",
 }
 EXCLUDE_PREFIXES = ("sky", "flare", "light", "lite", "lamp", "sign", "logo", "cloud", "planet", "effect",
                     "lens", "screen", "poster", "telep", "monitor")
-
-
-def run(cmd, cwd=None):
-    subprocess.run(cmd, cwd=cwd, check=True)
-
-
-def fetch_packages(cache):
-    """apt-get download + dpkg-deb -x; returns {package: {version, sha256, root}}."""
-    debs, extract = os.path.join(cache, "debs"), os.path.join(cache, "extract")
-    os.makedirs(debs, exist_ok=True)
-    info = {}
-    for pkg in PACKAGES:
-        found = [f for f in os.listdir(debs) if f.startswith(pkg + "_") and f.endswith(".deb")]
-        if not found:
-            run(["apt-get", "download", pkg], cwd=debs)
-            found = [f for f in os.listdir(debs) if f.startswith(pkg + "_") and f.endswith(".deb")]
-        deb = os.path.join(debs, sorted(found)[-1])
-        root = os.path.join(extract, pkg)
-        if not os.path.isdir(os.path.join(root, "usr")):
-            os.makedirs(root, exist_ok=True)
-            run(["dpkg-deb", "-x", deb, root])
-        with open(deb, "rb") as f:
-            sha = hashlib.sha256(f.read()).hexdigest()
-        info[pkg] = {"version": os.path.basename(deb).split("_")[1], "sha256": sha, "root": root,
-                     "deb": os.path.basename(deb)}
-    return info
-
-
-def parse_copyright(path):
-    """Debian machine-readable copyright -> list of (patterns, licence); the last match wins."""
-    stanzas = []
-    with open(path, encoding="utf-8", errors="replace") as f:
-        text = f.read()
-    for block in re.split(r"\n\s*\n", text):
-        fields, first, key = {}, {}, None
-        for line in block.splitlines():
-            if line[:1] in (" ", "\t") and key:
-                fields[key] += " " + line.strip()
-            elif ":" in line:
-                key, val = line.split(":", 1)
-                fields[key] = first[key] = val.strip()
-        if "Files" in fields and "License" in fields:
-            stanzas.append((fields["Files"].split(), first["License"]))
-    return stanzas
-
-
-def licence_for(stanzas, path):
-    lic = "unknown"
-    for patterns, l in stanzas:
-        if any(fnmatch.fnmatchcase(path, p) for p in patterns):
-            lic = l
-    return lic
-
-
-def iter_sources(pkg, root):
-    """Yield (path_in_package, loader) for every image of the package, sorted."""
-    items = []
-    for dirpath, _, files in os.walk(root):
-        for fn in files:
-            full = os.path.join(dirpath, fn)
-            if fn.lower().endswith(".pk3"):
-                with zipfile.ZipFile(full) as z:
-                    for m in z.namelist():
-                        if m.lower().endswith(IMAGE_EXT):
-                            items.append((m, ("zip", full, m)))
-            elif fn.lower().endswith(IMAGE_EXT):
-                rel = os.path.relpath(full, root)
-                # colobot keeps its textures under usr/share/games/colobot/; upstream calls that data/.
-                rel = rel.split("games/colobot/", 1)[-1]
-                items.append((rel, ("file", full, None)))
-    return sorted(items)
-
-
-def load_bytes(src):
-    kind, full, member = src
-    if kind == "zip":
-        with zipfile.ZipFile(full) as z:
-            return z.read(member)
-    with open(full, "rb") as f:
-        return f.read()
+# How each kind of map is stored: its PIL mode before resizing, and its channels.
+MAP_MODES = {"normal": "RGB", "height": "L", "specular": "RGB", "gloss": "L", "roughness": "L"}
 
 
 def reject_by_name(path):
@@ -143,7 +63,7 @@ def reject_by_name(path):
     if MAP_SUFFIX.search(stem):
         return "non-albedo map (name)"
     tokens = [t for t in re.split(r"[^a-z]+", path.lower()) if t]
-    for t in tokens[:-1] + [re.sub(r"(png|jpg|jpeg|tga)$", "", tokens[-1])]:
+    for t in tokens[:-1] + [re.sub(r"(png|jpg|jpeg|tga|dds)$", "", tokens[-1])]:
         if t in EXCLUDE_TOKENS or t.startswith(EXCLUDE_PREFIXES):
             return f"excluded kind ({t})"
     return None
@@ -196,64 +116,113 @@ def periodic_resize(a, size):
     return out.transpose(2, 0, 1).copy()
 
 
+def _resize_channels(a, size):
+    """periodic_resize for 1 or 3 channels (4-channel images would be premultiplied by PIL)."""
+    if a.shape[2] == 3:
+        return periodic_resize(a, size)
+    return np.concatenate([periodic_resize(np.repeat(a[..., c:c + 1], 3, axis=2), size)[:1]
+                           for c in range(a.shape[2])])
+
+
+def decode(src):
+    img = Image.open(io.BytesIO(load_bytes(src)))
+    img.load()
+    return img
+
+
+def load_map(kind, src, albedo_size, sizes):
+    """A map resized like its albedo: {size: uint8 C,S,S}, plus its alpha channel for normal maps
+    (games often keep the height there); None when it cannot be paired (decode error, other shape)."""
+    try:
+        img = decode(src)
+    except Exception:
+        return None, "decode error"
+    w, h = img.size
+    aw, ah = albedo_size
+    if w * ah != h * aw:
+        return None, f"aspect {w}x{h} differs from the albedo's {aw}x{ah}"
+    out = {}
+    a = np.asarray(img.convert(MAP_MODES[kind]), dtype=np.float32) / 255.0
+    a = make_square(a if a.ndim == 3 else a[..., None])
+    out[kind] = {s: _resize_channels(a, s) for s in sizes}
+    if kind == "normal" and img.mode in ("RGBA", "LA"):
+        alpha = np.asarray(img.convert("RGBA"), dtype=np.float32)[..., 3:] / 255.0
+        if alpha.std() > 0.01:  # a constant alpha carries nothing
+            out["normal_alpha"] = {s: _resize_channels(make_square(alpha), s) for s in sizes}
+    return out, None
+
+
 def process(job):
-    """Worker: returns (record, images) or (record with 'reject')."""
-    pkg, path, src, args = job
+    """Worker: returns (record, images, maps) or (record with 'reject', None, None)."""
+    pkg, path, src, maps, args = job
     rec = {"package": pkg, "path": path}
-    why = reject_by_name(path)
+    why = reject_by_name(relative_to_include(pkg, path))
     if why:
         rec["reject"] = why
-        return rec, None
+        return rec, None, None
     try:
-        img = Image.open(io.BytesIO(load_bytes(src)))
-        img.load()
+        img = decode(src)
     except Exception as e:  # a few game files are truncated or exotic
         rec["reject"] = f"decode error ({type(e).__name__})"
-        return rec, None
+        return rec, None, None
     w, h = img.size
     rec["width"], rec["height"] = w, h
     if min(w, h) < args["min_size"]:
         rec["reject"] = "tiny"
-        return rec, None
+        return rec, None, None
     if max(w, h) % min(w, h) or max(w, h) // min(w, h) > 2:
         rec["reject"] = "aspect ratio"
-        return rec, None
+        return rec, None, None
     if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
         alpha = np.asarray(img.convert("RGBA"))[..., 3]
         if (alpha < 250).mean() > 0.01:
             rec["reject"] = "transparent (cut-out/sprite)"
-            return rec, None
+            return rec, None, None
     a = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
     m = a.reshape(-1, 3).mean(0)
     if m[2] > 0.65 and abs(m[0] - 0.5) < 0.12 and abs(m[1] - 0.5) < 0.12 and a.std() < 0.2:
         rec["reject"] = "normal map (colour)"
-        return rec, None
+        return rec, None, None
     a = make_square(a)
     if np.abs(np.diff(a, axis=1)).mean() < args["min_detail"]:
         rec["reject"] = "flat"
-        return rec, None
-    imgs = {s: periodic_resize(a, s) for s in args["sizes"]}
-    # The seam is judged at the largest training resolution: that is what the
-    # network sees, and a sub-pixel seam at 1024 px vanishes at 128 px.
-    score = seam_score(imgs[max(imgs)].transpose(1, 2, 0).astype(np.float32) / 255.0)
+        return rec, None, None
+    # Sizes above native_from are made only from sources at least that large (never upscaled).
+    sizes = [s for s in args["sizes"] if s <= args["native_from"] or s <= min(w, h)]
+    imgs = {s: periodic_resize(a, s) for s in sorted(set(sizes) | {args["seam_size"]})}
+    # The seam is judged at the base model's largest training resolution: a sub-pixel seam at
+    # 1024 px vanishes there. Larger sizes record theirs in the manifest.
+    score = seam_score(imgs[args["seam_size"]].transpose(1, 2, 0).astype(np.float32) / 255.0)
     rec["seam_score"] = round(score, 4)
+    big = max(sizes)
+    rec["seam_score_max"] = round(seam_score(imgs[big].transpose(1, 2, 0).astype(np.float32) / 255.0), 4)
     if score > args["max_seam"]:
         rec["reject"] = "not tileable"
-        return rec, None
+        return rec, None, None
+    imgs = {s: imgs[s] for s in sizes}
     tiny = Image.fromarray(imgs[min(imgs)].transpose(1, 2, 0)).resize((8, 8), Image.BOX)
     rec["dedupe"] = hashlib.sha1((np.asarray(tiny) // 16).tobytes()).hexdigest()
-    return rec, imgs
-
+    found, rec["maps"], rec["map_rejects"] = {}, {}, {}
+    map_sizes = [s for s in args["map_sizes"] if s in imgs]
+    for kind, (mpath, msrc) in sorted(maps.items()):
+        got, why = load_map(kind, msrc, (w, h), map_sizes)
+        if got is None:
+            rec["map_rejects"][mpath] = why
+            continue
+        found.update(got)
+        rec["maps"][kind] = mpath
+    return rec, imgs, found
 
 def assign_splits(kept, heldout_frac):
     """Deterministic by-texture split that stays stable when the dataset changes.
 
-    A texture is held out when the hash of package/path falls below heldout_frac,
+    A texture is held out when the hash of its split key (package/path, with packages
+    that re-ship another's textures in that one's namespace) falls below heldout_frac,
     so adding or removing other textures never moves it between the sets.  A
     category with >= 5 textures but no held-out one gives up its lowest-hash
     texture, so small categories are evaluated too."""
     def h(r):
-        return int(hashlib.sha256(f"{r['package']}/{r['path']}".encode()).hexdigest()[:12], 16) / 16 ** 12
+        return int(hashlib.sha256(split_key(r["package"], r["path"]).encode()).hexdigest()[:12], 16) / 16 ** 12
     by_cat = {}
     for r in kept:
         r["split"] = "heldout" if h(r) < heldout_frac else "train"
@@ -263,36 +232,70 @@ def assign_splits(kept, heldout_frac):
             min(rs, key=h)["split"] = "heldout"
 
 
+def write_maps(out, kept, maps, sizes):
+    """maps_<S>.pt: for every kept texture with at least one map, each kind (zeros + has_<kind> False
+    where it is missing), aligned with the rows of textures_<S>.pt."""
+    import torch
+    kinds = list(MAP_KINDS) + ["normal_alpha"]
+    chans = {k: (3 if MAP_MODES.get(k) == "RGB" else 1) for k in kinds}
+    for s in sizes:
+        rows = [(i, r, maps[r["_key"]]) for i, r in enumerate(r for r in kept if s in r["_sizes"])
+                if maps[r["_key"]] and s in next(iter(maps[r["_key"]].values()))]
+        if not rows:
+            continue
+        d = {"index": torch.tensor([i for i, _, _ in rows], dtype=torch.int64),
+             "ids": [r["_key"] for _, r, _ in rows],
+             "heldout": torch.tensor([r["split"] == "heldout" for _, r, _ in rows])}
+        for k in kinds:
+            arr = np.zeros((len(rows), chans[k], s, s), np.uint8)
+            has = np.zeros(len(rows), bool)
+            for j, (_, _, m) in enumerate(rows):
+                if k in m:
+                    arr[j], has[j] = m[k][s], True
+            d[k], d["has_" + k] = torch.from_numpy(arr), torch.from_numpy(has)
+        torch.save(d, os.path.join(out, f"maps_{s}.pt"))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cache", default=os.path.expanduser("~/.cache/tessera"), help="work/cache directory")
     ap.add_argument("--out", default=None, help="dataset directory (default <cache>/data)")
-    ap.add_argument("--sizes", type=int, nargs="+", default=[64, 128], help="cached training resolutions")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[32, 64, 128, 256, 512],
+                    help="cached training resolutions")
+    ap.add_argument("--native-from", type=int, default=128,
+                    help="sizes above this are made only from sources at least that large")
+    ap.add_argument("--map-sizes", type=int, nargs="+", default=[64, 256, 512], help="sizes of the paired maps")
+    ap.add_argument("--seam-size", type=int, default=128, help="resolution the seam score is judged at")
     ap.add_argument("--max-seam", type=float, default=1.5, help="max seam score to count as tileable")
     ap.add_argument("--min-size", type=int, default=64, help="drop images with a side below this")
     ap.add_argument("--min-detail", type=float, default=0.004, help="drop near-flat images (mean |grad|)")
     ap.add_argument("--heldout", type=float, default=0.1, help="held-out fraction (by texture)")
+    ap.add_argument("--packages", nargs="+", default=list(PACKAGES), help="subset of the packages (for tests)")
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
     out = args.out or os.path.join(args.cache, "data")
     os.makedirs(out, exist_ok=True)
 
-    info = fetch_packages(args.cache)
+    info = {p: v for p, v in fetch_packages(args.cache).items() if p in args.packages}
     jobs = []
     wargs = {"min_size": args.min_size, "max_seam": args.max_seam, "min_detail": args.min_detail,
-             "sizes": args.sizes}
+             "sizes": args.sizes, "native_from": args.native_from, "map_sizes": args.map_sizes,
+             "seam_size": args.seam_size}
     licences = {}
-    for pkg, prefix in PACKAGES.items():
+    for pkg in info:
         root = info[pkg]["root"]
         stanzas = parse_copyright(os.path.join(root, "usr/share/doc", pkg, "copyright"))
-        for path, src in iter_sources(pkg, root):
-            licences[(pkg, path)] = licence_for(stanzas, prefix + path)
-            jobs.append((pkg, path, src, wargs))
-    print(f"{len(jobs)} images in {len(PACKAGES)} packages", flush=True)
+        sources = iter_sources(pkg, root)
+        maps_index = index_maps(sources)
+        for path, src in sources:
+            licences[(pkg, path)] = licence_for(stanzas, PACKAGES[pkg]["licence_prefix"] + path)
+            jobs.append((pkg, path, src, find_maps(maps_index, path), wargs))
+    print(f"{len(jobs)} images in {len(info)} packages", flush=True)
 
-    kept, rejected, images, seen = [], [], {s: [] for s in args.sizes}, {}
+    kept, rejected, seen, maps = [], [], {}, {}
+    images = {s: [] for s in args.sizes}
     with Pool(args.workers) as pool:
-        for i, (rec, imgs) in enumerate(pool.imap(process, jobs, chunksize=8)):
+        for i, (rec, imgs, found) in enumerate(pool.imap(process, jobs, chunksize=4)):
             if i % 500 == 0:
                 print(f"  {i}/{len(jobs)}", flush=True)
             if imgs is None:
@@ -302,33 +305,48 @@ def main():
                 rec["reject"] = "duplicate of " + seen[rec["dedupe"]]
                 rejected.append(rec)
                 continue
-            seen[rec["dedupe"]] = f"{rec['package']}/{rec['path']}"
+            rec["_key"] = f"{rec['package']}/{rec['path']}"
+            seen[rec["dedupe"]] = rec["_key"]
             rec["licence"] = licences[(rec["package"], rec["path"])]
             rec["version"] = info[rec["package"]]["version"]
-            rec["category"] = categorize(rec["path"])
+            rec["category"] = categorize(relative_to_include(rec["package"], rec["path"]))
+            rec["_sizes"] = sorted(imgs)
             kept.append(rec)
-            for s in args.sizes:
+            maps[rec["_key"]] = found
+            for s in imgs:
                 images[s].append(imgs[s])
 
     assign_splits(kept, args.heldout)
     import torch  # imported late: the scan above does not need it
-    labels = torch.tensor([CLASSES.index(r["category"]) for r in kept], dtype=torch.int64)
     for s in args.sizes:
+        rows = [r for r in kept if s in r["_sizes"]]
+        if not rows:
+            continue
         torch.save({
             "images": torch.from_numpy(np.stack(images[s])),  # uint8 N,3,S,S (sRGB)
-            "labels": labels,
-            "allow_rot": torch.tensor([r["category"] in ROTATABLE for r in kept]),
-            "heldout": torch.tensor([r["split"] == "heldout" for r in kept]),
+            "labels": torch.tensor([CLASSES.index(r["category"]) for r in rows], dtype=torch.int64),
+            "allow_rot": torch.tensor([r["category"] in ROTATABLE for r in rows]),
+            "heldout": torch.tensor([r["split"] == "heldout" for r in rows]),
             "classes": CLASSES,
-            "ids": [f"{r['package']}/{r['path']}" for r in kept],
+            "ids": [r["_key"] for r in rows],
         }, os.path.join(out, f"textures_{s}.pt"))
+    write_maps(out, kept, maps, args.map_sizes)
 
-    cols = ["id", "package", "version", "path", "licence", "category", "seam_score", "width", "height", "split"]
+    cols = ["id", "package", "version", "path", "licence", "category", "seam_score", "seam_score_max", "width",
+            "height", "split", "maps"]
     with open(os.path.join(out, "manifest.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(cols)
         for i, r in enumerate(kept):
-            w.writerow([i] + [r[c] for c in cols[1:]])
+            w.writerow([i] + [r[c] for c in cols[1:-1]] + [" ".join(sorted(r["maps"]))])
+    with open(os.path.join(out, "pairs.csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "package", "albedo", "split"] + list(MAP_KINDS) + ["normal_alpha", "unpaired"])
+        for i, r in enumerate(kept):
+            if r["maps"] or r["map_rejects"]:
+                w.writerow([i, r["package"], r["path"], r["split"]] + [r["maps"].get(k, "") for k in MAP_KINDS]
+                           + [int("normal_alpha" in maps[r["_key"]])]
+                           + ["; ".join(f"{p}: {why}" for p, why in sorted(r["map_rejects"].items()))])
     with open(os.path.join(out, "rejected.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["package", "path", "reason", "seam_score"])
@@ -342,20 +360,27 @@ def main():
     for r in rejected:
         key = r["reject"].split(" (")[0] if not r["reject"].startswith("duplicate") else "duplicate"
         reasons[key] = reasons.get(key, 0) + 1
+    map_counts = {k: {"train": 0, "heldout": 0} for k in list(MAP_KINDS) + ["normal_alpha"]}
+    for r in kept:
+        for k in maps[r["_key"]]:
+            map_counts[k][r["split"]] += 1
     summary = {
         "packages": {p: {k: v for k, v in d.items() if k != "root"} for p, d in info.items()},
         "images_scanned": len(jobs), "kept": len(kept), "rejected": reasons,
         "train": sum(r["split"] == "train" for r in kept),
         "heldout": sum(r["split"] == "heldout" for r in kept),
-        "per_category": counts, "per_package": {p: sum(r["package"] == p for r in kept) for p in PACKAGES},
+        "per_size": {s: sum(s in r["_sizes"] for r in kept) for s in args.sizes},
+        "per_category": counts, "per_package": {p: sum(r["package"] == p for r in kept) for p in info},
+        "maps": map_counts,
         "licences": sorted({r["licence"] for r in kept}),
         "settings": {"max_seam": args.max_seam, "min_size": args.min_size, "min_detail": args.min_detail,
-                     "heldout": args.heldout, "sizes": args.sizes},
+                     "heldout": args.heldout, "sizes": args.sizes, "native_from": args.native_from,
+                     "map_sizes": args.map_sizes, "seam_size": args.seam_size},
     }
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
     print(json.dumps({k: summary[k] for k in ("images_scanned", "kept", "train", "heldout", "rejected",
-                                               "per_package")}, indent=1))
+                                               "per_package", "per_size", "maps")}, indent=1))
     for c in CLASSES:
         print(f"  {c:10s} train {counts[c]['train']:5d}  held-out {counts[c]['heldout']:4d}")
 

@@ -54,6 +54,9 @@ def parse_args(argv=None):
     ap.add_argument("--no-rotate", action="store_true")
     ap.add_argument("--grad-clip", type=float, default=0.0, help="clip grad norm (0: off)")
     ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: run until killed)")
+    ap.add_argument("--max-cpu-min", type=float, default=0.0,
+                    help="stop once the run has used this much CPU time in all (0: no limit); pilots are "
+                         "compared at equal CPU time, which a shared machine does not distort as it does wall time")
     ap.add_argument("--ckpt-min", type=float, default=5.0, help="checkpoint interval in minutes")
     ap.add_argument("--snapshot-every", type=int, default=5000, help="keep EMA snapshots every N steps")
     ap.add_argument("--val-min", type=float, default=30.0, help="validation interval in minutes (0: off)")
@@ -125,7 +128,9 @@ def main(argv=None):
     else:
         cfg, sigma_data = build_config(args, train.classes), train.sigma_data()
     torch.manual_seed(args.seed)  # weight init
-    cfg = dict(cfg, dropout=args.dropout)  # dropout is a training choice, not a weight; may change on resume
+    # Dropout is a training choice, not a weight, and the network runs at any size: both may change on
+    # resume (a progressive run trains at 32 px, then continues at 64 px).
+    cfg = dict(cfg, dropout=args.dropout, sample_size=args.resolution)
     unet = UNet2DModel.from_config(cfg).to(device)
     ema = UNet2DModel.from_config(cfg).to(device).eval()
     ema.load_state_dict(unet.state_dict())
@@ -134,7 +139,7 @@ def main(argv=None):
     den = EDMPrecond(unet, sigma_data)
     opt = torch.optim.Adam(unet.parameters(), lr=args.lr, betas=(0.9, 0.999), eps=1e-8)
     gen = torch.Generator().manual_seed(args.seed)  # drives data sampling and augmentation
-    step, nimg, train_sec = 0, 0, 0.0
+    step, nimg, train_sec, cpu_sec = 0, 0, 0.0, 0.0
     warm_from = 0  # the step the learning-rate warm-up counts from (a fresh optimizer needs one)
     if resume:
         warm_from = resume.get("warm_from", 0)
@@ -142,6 +147,7 @@ def main(argv=None):
         ema.load_state_dict(resume["ema"])
         opt.load_state_dict(resume["optimizer"])
         step, nimg, train_sec = resume["step"], resume["nimg"], resume.get("train_sec", 0.0)
+        cpu_sec = resume.get("cpu_sec", train_sec * args.threads)
         gen.set_state(resume["rng"]["data"])
         torch.set_rng_state(resume["rng"]["torch"])
         if device.type == "cuda" and resume["rng"].get("cuda") is not None:
@@ -152,6 +158,7 @@ def main(argv=None):
         unet.load_state_dict(init["model"])
         ema.load_state_dict(init["ema"])
         step, nimg, train_sec = init.get("step") or 0, init.get("nimg", 0), init.get("train_sec", 0.0)
+        cpu_sec = init.get("cpu_sec", train_sec * args.threads)
         warm_from = step
         print(f"new run from the weights of {args.init} (step {step}, {nimg / 1000:.1f} kimg)", flush=True)
         del init
@@ -169,7 +176,7 @@ def main(argv=None):
     def save():
         state = {
             "config": cfg, "sigma_data": sigma_data, "model": unet.state_dict(), "ema": ema.state_dict(),
-            "optimizer": opt.state_dict(), "step": step, "nimg": nimg, "train_sec": train_sec,
+            "optimizer": opt.state_dict(), "step": step, "nimg": nimg, "train_sec": train_sec, "cpu_sec": cpu_sec,
             "rng": {"data": gen.get_state(), "torch": torch.get_rng_state(),
                     "cuda": torch.cuda.get_rng_state() if device.type == "cuda" else None},
             "args": vars(args), "ema_kind": args.ema, "ema_gamma": gamma, "classes": train.classes,
@@ -189,8 +196,9 @@ def main(argv=None):
     last_ckpt = last_val = time.time()
     acc_loss, acc_n, t_log, cpu_log = 0.0, 0, time.time(), time.process_time()
     unet.train()
-    while not stop["now"] and (args.max_steps == 0 or step < args.max_steps):
-        t0 = time.time()
+    while not stop["now"] and (args.max_steps == 0 or step < args.max_steps) and \
+            (args.max_cpu_min == 0 or cpu_sec < args.max_cpu_min * 60):
+        t0, c0 = time.time(), time.process_time()
         lr = lr_at(step, args.lr, args.warmup, args.decay_ref, warm_from)
         for g in opt.param_groups:
             g["lr"] = lr
@@ -222,6 +230,7 @@ def main(argv=None):
                 pe.lerp_(pm, 1 - beta)
 
         train_sec += time.time() - t0
+        cpu_sec += time.process_time() - c0
         acc_loss += loss.item()
         acc_n += 1
         if step % args.log_every == 0:
@@ -229,7 +238,8 @@ def main(argv=None):
             rec = {"step": step, "kimg": round(nimg / 1000, 3), "loss": round(acc_loss / acc_n, 5),
                    "img_s": round(acc_n * args.batch / (now - t_log), 2),
                    "cpu_s_per_img": round((time.process_time() - cpu_log) / (acc_n * args.batch), 4),
-                   "lr": lr, "train_h": round(train_sec / 3600, 3), "time": int(now)}
+                   "lr": lr, "train_h": round(train_sec / 3600, 3), "cpu_h": round(cpu_sec / 3600, 3),
+                   "res": args.resolution, "time": int(now)}
             log.write(json.dumps(rec) + "\n")
             log.flush()
             print(" ".join(f"{k} {v}" for k, v in rec.items() if k != "time"), flush=True)
@@ -237,7 +247,8 @@ def main(argv=None):
         if args.val_min > 0 and time.time() - last_val > args.val_min * 60:
             v = validate(EDMPrecond(ema, sigma_data), {"heldout": held, "train": train}, sigma_data, device)
             with open(os.path.join(args.run_dir, "val.jsonl"), "a") as f:
-                f.write(json.dumps({"step": step, "kimg": round(nimg / 1000, 3), **v}) + "\n")
+                f.write(json.dumps({"step": step, "kimg": round(nimg / 1000, 3), "cpu_h": round(cpu_sec / 3600, 3),
+                                    **v}) + "\n")
             print(f"val step {step}: held-out {v['heldout']['mean']:.4f} train {v['train']['mean']:.4f}", flush=True)
             last_val = time.time()
             unet.train()
@@ -246,7 +257,7 @@ def main(argv=None):
             last_ckpt = time.time()
         if args.snapshot_every and step % args.snapshot_every == 0:
             atomic_save({"config": cfg, "sigma_data": sigma_data, "ema": ema.state_dict(), "step": step,
-                         "nimg": nimg, "train_sec": train_sec, "classes": train.classes},
+                         "nimg": nimg, "train_sec": train_sec, "cpu_sec": cpu_sec, "classes": train.classes},
                         os.path.join(args.run_dir, f"snapshot-{step:07d}.pt"))
     save()
     print(f"checkpoint saved at step {step}", flush=True)
