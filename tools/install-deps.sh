@@ -3,7 +3,7 @@
 # Used by the README's set-up and by .ci/run; safe to run again.
 set -euo pipefail
 packages=(
-  build-essential cmake pkg-config git
+  build-essential cmake pkg-config git ccache
   libvulkan-dev vulkan-validationlayers mesa-vulkan-drivers vulkan-tools
   glslang-tools glslang-dev spirv-cross libspirv-cross-c-shared-dev spirv-tools
   libglm-dev libgtest-dev libstb-dev nlohmann-json3-dev zlib1g-dev libcli11-dev

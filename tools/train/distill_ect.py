@@ -54,6 +54,9 @@ def parse_args():
     ap.add_argument("--warmup", type=int, default=100)
     ap.add_argument("--steps", type=int, default=8000, help="total tuning steps (0: until killed)")
     ap.add_argument("--double-every", type=int, default=1000, help="steps per stage (gap t-r halves)")
+    ap.add_argument("--max-stage", type=int, default=0,
+                    help="the gap stops halving at this stage, which then runs until --steps (0: no cap)")
+    ap.add_argument("--max-wall-min", type=float, default=0.0, help="stop after this many minutes (0: no limit)")
     ap.add_argument("--p-mean", type=float, default=-1.1)
     ap.add_argument("--p-std", type=float, default=2.0)
     ap.add_argument("--q", type=float, default=2.0)
@@ -104,11 +107,12 @@ def main():
     den = EDMPrecond(net, sigma_data)
     opt = torch.optim.Adam(net.parameters(), lr=args.lr, betas=(0.9, 0.99), eps=1e-8)
     gen = torch.Generator().manual_seed(args.seed)
-    step, nimg, train_sec = 0, 0, 0.0
+    step, nimg, train_sec, cpu_sec = 0, 0, 0.0, 0.0
     teacher_info = {"path": args.teacher, "step": src.get("step"), "nimg": src.get("nimg")}
     if resume:
         opt.load_state_dict(resume["optimizer"])
         step, nimg, train_sec = resume["step"], resume["nimg"], resume["train_sec"]
+        cpu_sec = resume.get("cpu_sec", train_sec * args.threads)
         gen.set_state(resume["rng"]["data"])
         torch.set_rng_state(resume["rng"]["torch"])
         teacher_info = resume["teacher"]
@@ -123,7 +127,7 @@ def main():
     def save():
         atomic_save({"config": cfg, "sigma_data": sigma_data, "model": net.state_dict(), "ema": ema.state_dict(),
                      "optimizer": opt.state_dict(), "step": step, "nimg": nimg, "train_sec": train_sec,
-                     "rng": {"data": gen.get_state(), "torch": torch.get_rng_state()}, "args": vars(args),
+                     "cpu_sec": cpu_sec, "rng": {"data": gen.get_state(), "torch": torch.get_rng_state()}, "args": vars(args),
                      "teacher": teacher_info, "step_sigmas": step_sigmas, "kind": "consistency",
                      "classes": train.classes}, ckpt_path)
 
@@ -133,9 +137,13 @@ def main():
     log = open(os.path.join(args.run_dir, "log.jsonl"), "a")
     last_ckpt, t_log, acc, acc_n = time.time(), time.time(), 0.0, 0
     net.train()
-    while not stop["now"] and (args.steps == 0 or step < args.steps):
-        t0 = time.time()
+    t_start = time.time()
+    while not stop["now"] and (args.steps == 0 or step < args.steps) and \
+            (args.max_wall_min == 0 or time.time() - t_start < args.max_wall_min * 60):
+        t0, c0 = time.time(), time.process_time()
         stage = step // args.double_every
+        if args.max_stage:
+            stage = min(stage, args.max_stage)
         lr = lr_at(step, args.lr, args.warmup, 0)
         for grp in opt.param_groups:
             grp["lr"] = lr
@@ -170,13 +178,14 @@ def main():
             for pe, pm in zip(ema.parameters(), net.parameters()):
                 pe.lerp_(pm, 1 - beta)
         train_sec += time.time() - t0
+        cpu_sec += time.process_time() - c0
         acc += loss.item()
         acc_n += 1
         if step % args.log_every == 0:
             now = time.time()
             rec = {"step": step, "stage": stage, "kimg": round(nimg / 1000, 3), "loss": round(acc / acc_n, 5),
                    "img_s": round(acc_n * args.batch / (now - t_log), 2), "lr": lr,
-                   "train_h": round(train_sec / 3600, 3), "time": int(now)}
+                   "train_h": round(train_sec / 3600, 3), "cpu_h": round(cpu_sec / 3600, 3), "time": int(now)}
             log.write(json.dumps(rec) + "\n")
             log.flush()
             print(" ".join(f"{k} {v}" for k, v in rec.items() if k != "time"), flush=True)

@@ -6,6 +6,15 @@ row is compared against half B: "real vs real" uses half A (the floor), the
 generators produce one sample per texture of half A with that texture's class
 label (same class mix), from fixed seeds.
 
+Every row also gets:
+* class accuracy: a small classifier trained only on the training textures (classifier.py)
+  judges --class-samples generated textures of every class; the real row is its accuracy on
+  held-out textures. Both are balanced (mean over classes), so the large classes do not hide
+  the small ones.
+* memorisation: each texture's RMS distance to its nearest training texture (over shifts,
+  flips and rotations, at 32 px); the real row is held-out half A's, the distance a new
+  texture of the same kind has. Generated textures should not be closer than that.
+
 Rows: teacher Heun 35 NFE (18 steps, EDM schedule rho=7), teacher
 DPM-Solver++(2M) at 8 and 4 NFE, student (consistency) at 1, 2 and 4 steps.
 NFE counts network evaluations per sample without guidance; --cfg w > 1 doubles them.
@@ -25,8 +34,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cpu_alloc import keep_freed_memory  # noqa: E402
 from data import TextureSet  # noqa: E402
 from edm import (guided, karras_sigmas, load_denoiser, sample_consistency, sample_dpmpp_2m,  # noqa: E402
-                 sample_heun, to_u8)
-from metrics import colour_distance, seam_scores, swd  # noqa: E402
+                 sample_heun, to_u8, to_unit)
+from classifier import accuracy, ensure_classifier  # noqa: E402
+from metrics import colour_distance, nearest_train_distance, seam_scores, swd  # noqa: E402
 
 CACHE = os.path.expanduser("~/.cache/tessera")
 DEFAULT_STUDENT_SIGMAS = {1: [80.0], 2: [80.0, 0.821], 4: [80.0, 2.0, 0.821, 0.3]}
@@ -89,6 +99,11 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1000)
     ap.add_argument("--raw", action="store_true", help="use raw weights instead of EMA")
+    ap.add_argument("--class-samples", type=int, default=16,
+                    help="generated textures per class for the class accuracy (0: skip it)")
+    ap.add_argument("--classifier", default=None, help="classifier checkpoint (default: trained on first use)")
+    ap.add_argument("--trajectory", default=None,
+                    help="append one line (the model's step, images, hours and this table) to this jsonl")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     keep_freed_memory()
@@ -103,13 +118,19 @@ def main():
     real_a, real_b = held.images[a_idx], held.images[b_idx]
     labels_a = held.labels[a_idx]
     classes = held.classes
+    train_imgs = TextureSet(args.data, args.resolution, "train").images
+    clf = None
+    if args.class_samples:
+        clf, clf_classes = ensure_classifier(args.data, args.classifier, threads=args.threads)
+        assert clf_classes == classes, "the classifier was trained on another class list"
 
     teacher = student = None
     info = {}
     if os.path.exists(args.teacher):
         teacher, tck = load_denoiser(args.teacher, use_ema=not args.raw)
         info["teacher"] = {"path": args.teacher, "step": tck.get("step"), "kimg": tck.get("nimg", 0) / 1000,
-                           "train_hours": round(tck.get("train_sec", 0) / 3600, 2)}
+                           "train_hours": round(tck.get("train_sec", 0) / 3600, 2),
+                           "cpu_hours": round(tck.get("cpu_sec", 0) / 3600, 2)}
     student_sigmas = dict(DEFAULT_STUDENT_SIGMAS)
     if args.student and os.path.exists(args.student):
         student, sck = load_denoiser(args.student, use_ema=not args.raw)
@@ -127,7 +148,9 @@ def main():
         "student4": ("student (ECT), 4 steps", "student", ("cm", 4), 4),
     }
     results = []
-    grid_labels = torch.arange(len(classes)).repeat_interleave(args.grid_cols)
+    n_cls = max(args.grid_cols, args.class_samples)
+    cls_labels = torch.arange(len(classes)).repeat_interleave(n_cls)
+    grid_sel = torch.cat([torch.arange(c * n_cls, c * n_cls + args.grid_cols) for c in range(len(classes))])
     for key in args.rows.split(","):
         name, which, method, nfe = methods[key]
         den = {"teacher": teacher, "student": student}.get(which)
@@ -143,7 +166,21 @@ def main():
                "swd": round(mean, 2), "swd_levels": [round(p, 2) for p in per],
                "colour": round(colour_distance(imgs, real_b), 2),
                "seam": round(float(seam_scores(imgs).mean()), 3), "n": len(imgs),
-               "sec_per_image": round(gen_sec / len(imgs), 3)}
+               "sec_per_image": round(gen_sec / len(imgs), 3),
+               "nn_dist": round(float(nearest_train_distance(imgs, train_imgs).median()), 2)}
+        per_class_imgs = None
+        if which is not None and (clf is not None or args.grid_dir):
+            with torch.no_grad():
+                per_class_imgs = generate(method, den, cls_labels, args, args.seed + 10 ** 6, student_sigmas)
+        if clf is not None:
+            if which is None:  # the attainable ceiling: every held-out texture
+                acc = accuracy(clf, to_unit(held.images), held.labels)
+            else:
+                sel = torch.cat([torch.arange(c * n_cls, c * n_cls + args.class_samples)
+                                 for c in range(len(classes))])
+                acc = accuracy(clf, to_unit(per_class_imgs[sel]), cls_labels[sel])
+            row["class_acc"] = round(sum(acc["per_class"].values()) / len(acc["per_class"]), 3)
+            row["class_acc_per_class"] = {classes[k]: round(v, 3) for k, v in acc["per_class"].items()}
         results.append(row)
         print(json.dumps(row), flush=True)
         if args.grid_dir:
@@ -158,16 +195,17 @@ def main():
                                                        dtype=torch.uint8)]))
                 save_grid(torch.cat(cells), os.path.join(args.grid_dir, "real_heldout.png"), args.grid_cols)
             else:
-                with torch.no_grad():
-                    gimgs = generate(method, den, grid_labels, args, args.seed + 10 ** 6, student_sigmas)
+                gimgs = per_class_imgs[grid_sel]
                 save_grid(gimgs, os.path.join(args.grid_dir, f"{which}_{key}.png"), args.grid_cols)
                 if key in ("heun35", "student1"):
                     sel = torch.cat([gimgs[c * args.grid_cols:c * args.grid_cols + 3] for c in range(len(classes))])
                     save_grid(sel, os.path.join(args.grid_dir, f"{which}_{key}_tiled2x2.png"), 3, tile=2)
 
-    header = "| method | NFE | SWD x1e3 (mean; 64/32/16 px) | colour W1 | seam | n |\n|---|---|---|---|---|---|\n"
+    header = ("| method | NFE | SWD x1e3 (mean; 64/32/16 px) | colour W1 | seam | class acc. | NN dist. | n |\n"
+              "|---|---|---|---|---|---|---|---|\n")
     lines = [f"| {r['name']} | {r['nfe'] or '-'} | {r['swd']:.1f} ({' / '.join(f'{p:.1f}' for p in r['swd_levels'])})"
-             f" | {r['colour']:.1f} | {r['seam']:.3f} | {r['n']} |" for r in results]
+             f" | {r['colour']:.1f} | {r['seam']:.3f} | {r.get('class_acc', '-')} | {r['nn_dist']} | {r['n']} |"
+             for r in results]
     table = header + "\n".join(lines) + "\n"
     with open(os.path.join(args.out, "table.md"), "w") as f:
         f.write(table)
@@ -175,6 +213,11 @@ def main():
         json.dump({"rows": results, "models": info, "cfg": args.cfg, "classes": classes,
                    "reference": f"held-out half B ({len(real_b)} textures)"}, f, indent=1)
     print(table)
+    if args.trajectory:
+        with open(args.trajectory, "a") as f:
+            f.write(json.dumps({"time": int(time.time()), "models": info, "cfg": args.cfg,
+                                "rows": [{k: r[k] for k in ("key", "swd", "colour", "seam", "nn_dist", "class_acc")
+                                          if k in r} for r in results]}) + "\n")
     print("rows in class order for the grids:", ", ".join(classes))
 
 

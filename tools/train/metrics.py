@@ -93,3 +93,38 @@ def seam_scores(x):
         (1, 2, 3))
     wrap = (x[:, :, :, 0] - x[:, :, :, -1]).abs().mean((1, 2)) + (x[:, :, 0] - x[:, :, -1]).abs().mean((1, 2))
     return wrap / inner.clamp_min(1e-6)
+
+
+def _dihedral(x):
+    """The 8 flips / 90-degree rotations of a batch (training augments with a subset of them)."""
+    out = []
+    for k in range(4):
+        r = torch.rot90(x, k, (2, 3))
+        out += [r, r.flip(3)]
+    return torch.stack(out, 1)  # n, 8, c, h, w
+
+
+def nearest_train_distance(x, train, res=32, chunk=256):
+    """Per image of x, the RMS pixel distance (0..255 units) to its nearest training texture at `res` px,
+    minimised over every toroidal shift and the 8 flips / rotations of the training texture, since
+    training sees textures shifted, flipped and rotated. ||a - T b||^2 = |a|^2 + |b|^2 - 2 <a, T b>,
+    with the correlation over all shifts from one FFT product."""
+    def prep(t):
+        t = t.float()
+        if t.shape[-1] != res:
+            t = F.interpolate(t, size=(res, res), mode="area")
+        return t
+
+    a, b = prep(x), _dihedral(prep(train))  # n,c,h,w / m,8,c,h,w
+    fa = torch.fft.rfft2(a.double())
+    na = (a.double() ** 2).sum((1, 2, 3))
+    best = torch.full((len(a),), float("inf"), dtype=torch.float64)
+    for i in range(0, len(b), chunk):
+        bb = b[i:i + chunk].double()
+        fb = torch.fft.rfft2(bb)  # m,8,c,h,w/2+1
+        nb = (bb ** 2).sum((2, 3, 4))  # m,8
+        # correlation of a with every shift of b: irfft(conj(F a) F b), summed over channels
+        corr = torch.fft.irfft2(fa.conj()[:, None, None] * fb[None], s=(res, res)).sum(3)  # n,m,8,h,w
+        d2 = na[:, None, None] + nb[None] - 2 * corr.amax((3, 4))
+        best = torch.minimum(best, d2.reshape(len(a), -1).amin(1))
+    return (best.clamp_min(0) / (3 * res * res)).sqrt()

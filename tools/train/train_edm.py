@@ -54,6 +54,8 @@ def parse_args(argv=None):
     ap.add_argument("--no-rotate", action="store_true")
     ap.add_argument("--grad-clip", type=float, default=0.0, help="clip grad norm (0: off)")
     ap.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: run until killed)")
+    ap.add_argument("--max-wall-min", type=float, default=0.0,
+                    help="stop after this many minutes of this process (0: no limit; for a GPU run's time box)")
     ap.add_argument("--max-cpu-min", type=float, default=0.0,
                     help="stop once the run has used this much CPU time in all (0: no limit); pilots are "
                          "compared at equal CPU time, which a shared machine does not distort as it does wall time")
@@ -196,8 +198,10 @@ def main(argv=None):
     last_ckpt = last_val = time.time()
     acc_loss, acc_n, t_log, cpu_log = 0.0, 0, time.time(), time.process_time()
     unet.train()
+    t_start = time.time()
     while not stop["now"] and (args.max_steps == 0 or step < args.max_steps) and \
-            (args.max_cpu_min == 0 or cpu_sec < args.max_cpu_min * 60):
+            (args.max_cpu_min == 0 or cpu_sec < args.max_cpu_min * 60) and \
+            (args.max_wall_min == 0 or time.time() - t_start < args.max_wall_min * 60):
         t0, c0 = time.time(), time.process_time()
         lr = lr_at(step, args.lr, args.warmup, args.decay_ref, warm_from)
         for g in opt.param_groups:
