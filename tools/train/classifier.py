@@ -73,7 +73,7 @@ def train_classifier(data, out, steps=3000, batch=64, lr=2e-3, threads=2, seed=0
     t0 = time.time()
     for step in range(steps):
         idx = torch.multinomial(weights, batch, replacement=True, generator=gen)
-        x, y = augment(train, idx, gen)
+        x, y = train.batch(batch, gen, idx=idx)
         loss = F.cross_entropy(net(x), y, label_smoothing=0.1)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -87,24 +87,6 @@ def train_classifier(data, out, steps=3000, batch=64, lr=2e-3, threads=2, seed=0
     torch.save({"state": net.state_dict(), "classes": train.classes, "res": RES, "steps": steps,
                 "train_textures": len(train)}, out)
     return net
-
-
-def augment(ds, idx, gen):
-    x = to_unit(ds.images[idx])
-    n, s = len(idx), ds.resolution
-    shifts = torch.randint(s, (n, 2), generator=gen).tolist()
-    hflip = (torch.rand(n, generator=gen) < 0.5).tolist()
-    rot = torch.randint(4, (n,), generator=gen).tolist()
-    allow = ds.allow_rot[idx].tolist()
-    out = []
-    for i in range(n):
-        xi = torch.roll(x[i], shifts[i], (1, 2))
-        if hflip[i]:
-            xi = xi.flip(2)
-        if allow[i]:
-            xi = torch.rot90(xi, rot[i], (1, 2))
-        out.append(xi)
-    return torch.stack(out), ds.labels[idx]
 
 
 def load_classifier(path):

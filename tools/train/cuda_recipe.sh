@@ -10,7 +10,7 @@
 # one is found ($TESSERA_CONVERT, or build/tools/convert/tessera-convert), else the exports are
 # left for converting here. Settings come from the environment, so the same script runs a tiny
 # smoke test on a CPU:
-#   DEVICE=cpu TEACHER_MIN=0.3 ECT_STEPS=4 ECT_STAGE_STEPS=2 BATCH=4 EVAL_IMAGES=4 CLASSIFIER_STEPS=20 \
+#   DEVICE=cpu TEACHER_MIN=0.3 ECT_STEPS=4 ECT_STAGE_STEPS=2 BATCH=4 EVAL_IMAGES=4 CLASSIFIER_STEPS=20 CLASS_SAMPLES=1 \
 #     tools/train/cuda_recipe.sh /tmp/recipe-smoke
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -26,6 +26,7 @@ ect_steps="${ECT_STEPS:-1500}"
 ect_stage="${ECT_STAGE_STEPS:-250}"       # steps per ECT stage; the 4th stage runs until ECT_STEPS
 ect_lr="${ECT_LR:-2e-4}"
 eval_images="${EVAL_IMAGES:-0}"           # 0: the whole held-out set
+class_samples="${CLASS_SAMPLES:-16}"      # generated textures per class for the class accuracy
 clf_steps="${CLASSIFIER_STEPS:-3000}"     # the class-accuracy judge, trained on the training textures only
 init="${INIT:-$root/models/teacher.tsr}"
 convert="${TESSERA_CONVERT:-$root/build/tools/convert/tessera-convert}"
@@ -62,5 +63,6 @@ fi
   --out "$out/classifier.pt"
 "$py" "$here/evaluate.py" --teacher "$out/teacher/checkpoint.pt" --student "$out/ect/checkpoint.pt" \
   --data "$data" --out "$out/eval" --max-images "$eval_images" --threads "$threads" \
-  --classifier "$out/classifier.pt" --grid-dir "$out/grids"
+  --classifier "$out/classifier.pt" --class-samples "$class_samples" --grid-cols "$((class_samples < 6 ? class_samples : 6))" \
+  --grid-dir "$out/grids"
 echo "recipe done in $(( $(date +%s) - start )) s; logs, checkpoints, exports and eval in $out"

@@ -34,10 +34,13 @@ class TextureSet:
         """Pixel std of the set in [-1, 1] units (EDM's sigma_data)."""
         return float(to_unit(self.images).std())
 
-    def batch(self, n, generator, roll=True, flip=True, rotate=True):
-        """A random augmented batch: (float images in [-1,1], labels)."""
+    def batch(self, n, generator, roll=True, flip=True, rotate=True, idx=None):
+        """A random augmented batch: (float images in [-1,1], labels); `idx` picks the textures
+        (default: n uniformly at random)."""
         dev = self.device
-        idx = torch.randint(len(self.images), (n,), generator=generator).to(dev)
+        if idx is None:
+            idx = torch.randint(len(self.images), (n,), generator=generator)
+        idx = idx.to(dev)
         x = to_unit(self.images[idx])
         y = self.labels[idx]
         s = self.resolution
