@@ -106,7 +106,13 @@ def speed(run_dir):
         by_res.setdefault(r.get("res", 64), []).append(r)
     return {f"img_s_{k}": float(np.median([r["img_s"] for r in v])) for k, v in by_res.items()} | \
         {f"cpu_s_per_img_{k}": float(np.median([r["cpu_s_per_img"] for r in v])) for k, v in by_res.items()} | \
-        {"kimg": recs[-1]["kimg"], "step": recs[-1]["step"]}
+        _counts(run_dir)
+
+
+def _counts(run_dir):
+    """Steps and images from the checkpoint: the log only has every --log-every'th step."""
+    ck = torch.load(os.path.join(run_dir, "checkpoint.pt"), map_location="cpu")
+    return {"kimg": round(ck["nimg"] / 1000, 3), "step": ck["step"], "cpu_min_used": round(ck["cpu_sec"] / 60, 2)}
 
 
 def run_arm(name, budget_min, args):
