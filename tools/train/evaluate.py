@@ -148,9 +148,13 @@ def main():
         "student4": ("student (ECT), 4 steps", "student", ("cm", 4), 4),
     }
     results = []
+    # One class-ordered batch per row serves both the class accuracy and the grids.
     n_cls = max(args.grid_cols, args.class_samples)
     cls_labels = torch.arange(len(classes)).repeat_interleave(n_cls)
-    grid_sel = torch.cat([torch.arange(c * n_cls, c * n_cls + args.grid_cols) for c in range(len(classes))])
+
+    def first_per_class(k):
+        return torch.cat([torch.arange(c * n_cls, c * n_cls + k) for c in range(len(classes))])
+    grid_sel, acc_sel = first_per_class(args.grid_cols), first_per_class(args.class_samples)
     for key in args.rows.split(","):
         name, which, method, nfe = methods[key]
         den = {"teacher": teacher, "student": student}.get(which)
@@ -176,9 +180,7 @@ def main():
             if which is None:  # the attainable ceiling: every held-out texture
                 acc = accuracy(clf, to_unit(held.images), held.labels)
             else:
-                sel = torch.cat([torch.arange(c * n_cls, c * n_cls + args.class_samples)
-                                 for c in range(len(classes))])
-                acc = accuracy(clf, to_unit(per_class_imgs[sel]), cls_labels[sel])
+                acc = accuracy(clf, to_unit(per_class_imgs[acc_sel]), cls_labels[acc_sel])
             row["class_acc"] = round(sum(acc["per_class"].values()) / len(acc["per_class"]), 3)
             row["class_acc_per_class"] = {classes[k]: round(v, 3) for k, v in acc["per_class"].items()}
         results.append(row)

@@ -32,14 +32,12 @@ from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from categories import CLASSES, ROTATABLE, categorize  # noqa: E402
-from texture_sources import (MAP_KINDS, PACKAGES, fetch_packages, find_maps, index_maps, iter_sources,  # noqa: E402
+from texture_sources import (MAP_KINDS, OTHER_MAP_SUFFIXES, PACKAGES, fetch_packages, find_maps, index_maps, iter_sources,  # noqa: E402
                              licence_for, load_bytes, parse_copyright, relative_to_include, split_key)
 
-# Suffixes of non-albedo maps (normal, specular, gloss, height, glow, masks).
-MAP_SUFFIX = re.compile(
-    r"(_nm|_n|_n2|_norm|_normal|_bump|_local|_h|_hm|_height|_disp|_z|_sm|_s|_spec|_specular|_gm|_gloss|_glossy|"
-    r"_rm|_rough|_roughness|_g|_glow|_lum|_luma|_emit|_mask|_masks|_colormask|_alpha|_blend|\.blend|_fx|_add|"
-    r"_ao)$")
+# Names of every non-albedo map: the paired kinds and the rest.
+MAP_SUFFIX = re.compile("(" + "|".join(re.escape(x) for x in sorted(
+    {x for sufs in MAP_KINDS.values() for x in sufs} | set(OTHER_MAP_SUFFIXES))) + ")$")
 # Whole path tokens (split on non-letters) that mark UI art, signs, sprites, skies, effects, characters.
 EXCLUDE_TOKENS = {
     "sky", "skies", "env", "sfx", "sfx2", "flare", "flares", "flame", "fog", "portal", "telep", "teleport",
@@ -239,8 +237,9 @@ def write_maps(out, kept, maps, sizes):
     kinds = list(MAP_KINDS) + ["normal_alpha"]
     chans = {k: (3 if MAP_MODES.get(k) == "RGB" else 1) for k in kinds}
     for s in sizes:
+        # a texture's maps come at every map size its albedo has
         rows = [(i, r, maps[r["_key"]]) for i, r in enumerate(r for r in kept if s in r["_sizes"])
-                if maps[r["_key"]] and s in next(iter(maps[r["_key"]].values()))]
+                if maps[r["_key"]]]
         if not rows:
             continue
         d = {"index": torch.tensor([i for i, _, _ in rows], dtype=torch.int64),
@@ -276,7 +275,7 @@ def main():
     out = args.out or os.path.join(args.cache, "data")
     os.makedirs(out, exist_ok=True)
 
-    info = {p: v for p, v in fetch_packages(args.cache).items() if p in args.packages}
+    info = fetch_packages(args.cache, args.packages)
     jobs = []
     wargs = {"min_size": args.min_size, "max_seam": args.max_seam, "min_detail": args.min_detail,
              "sizes": args.sizes, "native_from": args.native_from, "map_sizes": args.map_sizes,

@@ -50,6 +50,9 @@ MAP_KINDS = {
     "roughness": ("_rm", "_rough", "_roughness"),
 }
 # Suffixes some packages give the albedo itself ("brick_c.jpg" next to "brick_n.png").
+# Suffixes of files that are neither albedo nor a map that is paired (glow, masks, blend weights).
+OTHER_MAP_SUFFIXES = ("_n2", "_g", "_glow", "_lum", "_luma", "_emit", "_mask", "_masks", "_colormask", "_alpha",
+                      "_blend", ".blend", "_fx", "_add", "_ao")
 ALBEDO_SUFFIX = re.compile(r"(_c|_d|_col|_color|_colour|_diff|_dif|_diffuse|_albedo|_basecolor)$")
 
 
@@ -65,12 +68,12 @@ def _sha256(path):
     return h.hexdigest()
 
 
-def fetch_packages(cache):
-    """apt-get download + dpkg-deb -x; returns {package: {version, sha256, root, deb}}."""
+def fetch_packages(cache, packages=None):
+    """apt-get download + dpkg-deb -x of `packages` (default: all); returns {package: {version, sha256, root, deb}}."""
     debs, extract = os.path.join(cache, "debs"), os.path.join(cache, "extract")
     os.makedirs(debs, exist_ok=True)
     info = {}
-    for pkg in PACKAGES:
+    for pkg in packages or PACKAGES:
         found = [f for f in os.listdir(debs) if f.startswith(pkg + "_") and f.endswith(".deb")]
         if not found:
             _run(["apt-get", "download", pkg], cwd=debs)
@@ -174,14 +177,13 @@ def split_key(pkg, path):
     return f"{PACKAGES[pkg].get('split_as', pkg)}/{path}"
 
 
-def _stem_and_suffix(path):
-    stem, _ = os.path.splitext(path.lower())
-    return stem
+def _stem(path):
+    return os.path.splitext(path.lower())[0]
 
 
 def map_kind(path):
     """'normal', 'height', ... when the name is that of a map; None for an albedo (or anything else)."""
-    stem = _stem_and_suffix(path)
+    stem = _stem(path)
     for kind, sufs in MAP_KINDS.items():
         if stem.endswith(sufs):
             return kind
@@ -201,7 +203,7 @@ def index_maps(sources):
     for path, src in sources:
         kind = map_kind(path)
         if kind:
-            base = map_base(_stem_and_suffix(path), kind)
+            base = map_base(_stem(path), kind)
             # several files of one kind (x_n.png and x_n.jpg): keep the first in sorted order
             idx.setdefault(base, {}).setdefault(kind, (path, src))
     return idx
@@ -209,7 +211,7 @@ def index_maps(sources):
 
 def find_maps(maps_index, albedo_path):
     """The maps that belong to an albedo texture ({kind: (path, loader)}), matched by base name."""
-    stem = _stem_and_suffix(albedo_path)
+    stem = _stem(albedo_path)
     found = dict(maps_index.get(stem, {}))
     base = ALBEDO_SUFFIX.sub("", stem)
     if base != stem:
