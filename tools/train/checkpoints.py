@@ -33,12 +33,16 @@ def checkpoint_from_source(path):
     info = tess.get("data", {})
     training = info.get("training", {})
     net_cfg = {k: v for k, v in cfg.items() if k != "tessera"}
-    net_cfg["tessera"] = {"padding_mode": tess.get("padding_mode", "zeros"), "classes": tess["classes"],
-                          "null_class": tess["null_class"]}
+    if tess.get("stage") == "super_resolution":
+        net_cfg["tessera"] = {"padding_mode": tess.get("padding_mode", "zeros"), "stage": tess["stage"],
+                              "scale_factor": tess["scale_factor"]}
+    else:
+        net_cfg["tessera"] = {"padding_mode": tess.get("padding_mode", "zeros"), "classes": tess["classes"],
+                              "null_class": tess["null_class"]}
     state = {k: v.float().contiguous() for k, v in tensors.items()}
     ckpt = {"config": net_cfg, "sigma_data": float(tess["sigma_data"]), "model": state, "ema": state,
             "step": training.get("step"), "nimg": int(round(training.get("kimg", 0) * 1000)),
-            "train_sec": training.get("train_hours", 0.0) * 3600, "classes": tess["classes"]}
+            "train_sec": training.get("train_hours", 0.0) * 3600, "classes": tess.get("classes")}
     if "cpu_hours" in training:
         ckpt["cpu_sec"] = training["cpu_hours"] * 3600
     if "step_sigmas" in tess:

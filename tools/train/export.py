@@ -7,7 +7,8 @@
 The "tessera" section carries what the runtime needs besides the network:
 preconditioning (EDM: sigma_data, c_noise = ln(sigma)/4), the sigma range and
 schedule of the teacher, the distilled step sigmas of a student, class names and
-the null class for guidance, padding mode, and a data / training summary.
+the null class for guidance, padding mode, and a data / training summary; for a
+super-resolution stage (train_sr.py) its scale factor and conditioning noise level instead of classes.
 The export is verified by reading it back and comparing a forward pass.
 """
 import argparse
@@ -21,6 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from checkpoints import load_checkpoint  # noqa: E402
 from edm import EDMPrecond  # noqa: E402
 from safetensors_io import load_file, save_file  # noqa: E402
+from sr import SRPrecond  # noqa: E402
 from unet import UNet2DModel  # noqa: E402
 
 CACHE = os.path.expanduser("~/.cache/tessera")
@@ -39,7 +41,9 @@ def main():
     ap.add_argument("--sampler", default=None,
                     help="recommended sampler (default: consistency for a student, dpmpp_2m for a teacher)")
     ap.add_argument("--steps", type=int, default=None,
-                    help="recommended step count (default: 2 for a student, 16 for a teacher)")
+                    help="recommended step count (default: 2 for a student, 16 for a teacher, 8 for an SR stage)")
+    ap.add_argument("--cond-sigma", type=float, default=0.05,
+                    help="an SR stage's noise augmentation level at sampling time (sigma_aug)")
     args = ap.parse_args()
 
     ckpt = load_checkpoint(args.checkpoint)
@@ -58,7 +62,8 @@ def main():
         summary = {"packages": {p: d["version"] for p, d in s["packages"].items()}, "train": s["train"],
                    "heldout": s["heldout"], "licences": s["licences"],
                    "per_category": {c: v["train"] + v["heldout"] for c, v in s["per_category"].items()}}
-    classes = tess_in.get("classes") or ckpt.get("classes")
+    sr = tess_in.get("stage") == "super_resolution"
+    classes = None if sr else tess_in.get("classes") or ckpt.get("classes")
     # Keys the runtime reads (docs/FORMAT.md); everything descriptive goes under "data".
     tessera = {
         "sigma_data": ckpt["sigma_data"],
@@ -66,11 +71,14 @@ def main():
         "sigma_max": args.sigma_max,
         "rho": args.rho,
         "padding_mode": tess_in.get("padding_mode", "circular"),
-        "classes": classes,
-        "null_class": len(classes),
-        "guidance_scale": args.guidance,
         "sampler": args.sampler or ("consistency" if student else "dpmpp_2m"),
-        "default_steps": args.steps or (2 if student else 16),
+        "default_steps": args.steps or (2 if student else 8 if sr else 16),
+    }
+    if sr:  # conditioning of the stage (tools/train/sr.py)
+        tessera.update(stage="super_resolution", scale_factor=tess_in["scale_factor"], cond_sigma=args.cond_sigma)
+    else:
+        tessera.update(classes=classes, null_class=len(classes), guidance_scale=args.guidance)
+    tessera.update({
         "data": {
             "kind": "consistency" if student else "edm",
             "precondition": "edm, c_noise = ln(sigma)/4",
@@ -82,7 +90,11 @@ def main():
                          "cpu_hours": round(ckpt.get("cpu_sec", 0.0) / 3600, 2)},
             "dataset": summary,
         },
-    }
+    })
+    if sr:
+        tessera["data"]["precondition"] = ("edm, c_noise = ln(sigma)/4; input channels 3-5: the upsampled "
+                                           "low-resolution image; class label ln(sigma_aug)/4")
+        tessera["data"]["stage"] = ckpt.get("stage")
     if student:
         tessera["step_sigmas"] = ckpt["step_sigmas"]  # {"steps": [sigmas...]}
         teacher = dict(ckpt.get("teacher") or {})
@@ -109,13 +121,18 @@ def main():
     back.load_state_dict(tensors)
     assert set(tensors) == set(model.state_dict()), "key mismatch"
     g = torch.Generator().manual_seed(0)
-    s = cfg2["sample_size"]
+    s = min(cfg2["sample_size"], 64)
     x = torch.randn(2, 3, s, s, generator=g)
     sigma = torch.tensor([0.5, 5.0])
-    y = torch.tensor([0, len(classes)])
     with torch.no_grad():
-        a = EDMPrecond(model, ckpt["sigma_data"])(x, sigma, y)
-        b = EDMPrecond(back, cfg2["tessera"]["sigma_data"])(x, sigma, y)
+        if sr:
+            cond = torch.randn(2, 3, s, s, generator=g)
+            a = SRPrecond(model, ckpt["sigma_data"])(x, sigma, cond, torch.tensor([0.01, 0.3]))
+            b = SRPrecond(back, cfg2["tessera"]["sigma_data"])(x, sigma, cond, torch.tensor([0.01, 0.3]))
+        else:
+            y = torch.tensor([0, len(classes)])
+            a = EDMPrecond(model, ckpt["sigma_data"])(x, sigma, y)
+            b = EDMPrecond(back, cfg2["tessera"]["sigma_data"])(x, sigma, y)
     err = (a - b).abs().max().item()
     assert err == 0.0, err
     n = sum(t.numel() for t in tensors.values())
