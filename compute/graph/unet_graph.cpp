@@ -319,6 +319,10 @@ void UnetGraph::packWeights() {
   conv("conv_in", c.inChannels, 0, c.blockOutChannels[0], 3, 1);
   lin("time_embedding.linear_1", l.timeEmbedDim, l.timeChannels);
   lin("time_embedding.linear_2", l.timeEmbedDim, l.timeEmbedDim);
+  if (c.timestepClassEmbedding()) {
+    lin("class_embedding.linear_1", l.timeEmbedDim, l.timeChannels);
+    lin("class_embedding.linear_2", l.timeEmbedDim, l.timeEmbedDim);
+  }
   if (c.numClassEmbeds) {
     // nn.Embedding as a linear layer on a one-hot row: the table transposed to [dim, classes].
     const std::vector<float> table = raw("class_embedding.weight");
@@ -391,7 +395,9 @@ uint64_t UnetGraph::ioOffsets(uint32_t batch, uint32_t height, uint32_t width, u
   const std::size_t es = dtypeSize(options_.dtype);
   const uint64_t sampleB = uint64_t(batch) * c.inChannels * height * width * es;
   const uint64_t timeB = uint64_t(batch) * 4;
-  const uint64_t classB = c.numClassEmbeds ? uint64_t(batch) * *c.numClassEmbeds * es : 0;
+  const uint64_t classB = c.numClassEmbeds            ? uint64_t(batch) * *c.numClassEmbeds * es
+                          : c.timestepClassEmbedding() ? uint64_t(batch) * 4
+                                                       : 0;
   const uint64_t outB = uint64_t(batch) * c.outChannels * height * width * es;
   off[0] = 0;
   off[1] = alignUp(sampleB, align_);
@@ -416,6 +422,7 @@ UnetIO UnetGraph::io(uint32_t batch, uint32_t height, uint32_t width) const {
   r.sample = arena_->tensor(ArenaRegion::Scratch, off[0], {batch, c.inChannels, height, width}, dt);
   r.timesteps = arena_->tensor(ArenaRegion::Scratch, off[1], vec(batch, 1), DType::F32);
   if (c.numClassEmbeds) r.classes = arena_->tensor(ArenaRegion::Scratch, off[2], vec(batch, *c.numClassEmbeds), dt);
+  if (c.timestepClassEmbedding()) r.classValues = arena_->tensor(ArenaRegion::Scratch, off[2], vec(batch, 1), DType::F32);
   r.output = arena_->tensor(ArenaRegion::Scratch, off[3], {batch, c.outChannels, height, width}, dt);
   return r;
 }
@@ -439,6 +446,7 @@ std::unique_ptr<Program> UnetGraph::build(uint32_t batch, uint32_t height, uint3
   const int sample = b.stagingTensor({batch, c.inChannels, height, width}, dt, sSample);
   const int timesteps = b.stagingTensor(vec(batch, 1), DType::F32, sTime);
   const int classes = c.numClassEmbeds ? b.stagingTensor(vec(batch, *c.numClassEmbeds), dt, sClass) : -1;
+  const int classValues = c.timestepClassEmbedding() ? b.stagingTensor(vec(batch, 1), DType::F32, sClass) : -1;
   const int output = b.stagingTensor({batch, c.outChannels, height, width}, dt, sOut);
 
   int x = sample;
@@ -465,6 +473,19 @@ std::unique_ptr<Program> UnetGraph::build(uint32_t batch, uint32_t height, uint3
     const int ce = b.linear("class_embedding", classes, l.timeEmbedDim, false, false, false);
     const int sum = b.tensor(vec(batch, l.timeEmbedDim));
     b.step({emb, ce, sum}, [&b, emb, ce, sum](Program& p) { ops::add(p, b.g.kernels_, b.T(emb), b.T(ce), b.T(sum)); });
+    emb = sum;
+  }
+  if (classValues >= 0) {
+    // diffusers: class_embedding(time_proj(class_labels)), the same sinusoids as the timestep.
+    const int cproj = b.tensor(vec(batch, l.timeChannels));
+    b.step({classValues, cproj}, [&b, classValues, cproj, tp](Program& p) {
+      Tensor t = b.T(classValues);
+      ops::timestepEmbedding(p, b.g.kernels_, t, b.T(cproj), tp);
+    });
+    const int c1 = b.linear("class_embedding.linear_1", cproj, l.timeEmbedDim, false, true);
+    const int c2 = b.linear("class_embedding.linear_2", c1, l.timeEmbedDim, false, false);
+    const int sum = b.tensor(vec(batch, l.timeEmbedDim));
+    b.step({emb, c2, sum}, [&b, emb, c2, sum](Program& p) { ops::add(p, b.g.kernels_, b.T(emb), b.T(c2), b.T(sum)); });
     emb = sum;
   }
 
@@ -612,6 +633,14 @@ void UnetGraph::writeInputs(const UnetInputs& in) {
   } else if (!in.classLabels.empty()) {
     fail(ErrorCode::InvalidArgument, "UnetGraph: class labels given to a model without a class embedding");
   }
+  if (c.timestepClassEmbedding()) {
+    if (in.classValues.size() != 1 && in.classValues.size() != batch_)
+      fail(ErrorCode::InvalidArgument, "UnetGraph: the model has a timestep class embedding and needs 1 or " +
+                                           std::to_string(batch_) + " float class labels, got " +
+                                           std::to_string(in.classValues.size()));
+  } else if (!in.classValues.empty()) {
+    fail(ErrorCode::InvalidArgument, "UnetGraph: float class labels given to a model without a timestep class embedding");
+  }
   auto* base = static_cast<std::byte*>(arena_->stagingMapped());
   auto store = [&](uint64_t offset, std::size_t i, float v) {
     if (options_.dtype == DType::F16) {
@@ -633,6 +662,11 @@ void UnetGraph::writeInputs(const UnetInputs& in) {
       for (uint32_t j = 0; j < k; ++j) store(stagingClass_, std::size_t(i) * k + j, j == y ? 1.0f : 0.0f);
     }
   }
+  if (c.timestepClassEmbedding())
+    for (uint32_t i = 0; i < batch_; ++i) {
+      const float v = in.classValues[in.classValues.size() == 1 ? 0 : i];
+      std::memcpy(base + stagingClass_ + 4 * i, &v, 4);
+    }
   arena_->flushStaging(0, stagingBytes_);
 }
 

@@ -46,6 +46,7 @@ struct UnetIO {
   Tensor sample;     // [N, in_channels, H, W], network storage type
   Tensor timesteps;  // [N, 1, 1, 1] fp32
   Tensor classes;    // [N, num_class_embeds, 1, 1] one-hot, network storage type; empty without classes
+  Tensor classValues;  // [N, 1, 1, 1] fp32 labels of a timestep class embedding; empty otherwise
   Tensor output;     // [N, out_channels, H, W], network storage type
 };
 
@@ -67,6 +68,7 @@ struct UnetInputs {
   std::span<const float> sample;
   std::span<const float> timesteps;
   std::span<const int64_t> classLabels;
+  std::span<const float> classValues;  // class_embed_type "timestep": N values (or 1)
 };
 
 class UnetGraph {

@@ -210,8 +210,13 @@ const std::map<std::string, Handler>& handlers() {
       {"add_attention",
        [](UnetConfig& c, const std::string& k, const Json& v) { c.addAttention = getBool(k, v); }},
       {"class_embed_type",
-       [](UnetConfig&, const std::string& k, const Json& v) {
-         if (!v.is_null()) unsupportedValue(k, v, "null (an nn.Embedding when num_class_embeds is set)");
+       [](UnetConfig& c, const std::string& k, const Json& v) {
+         if (v.is_null())
+           c.classEmbedType = ClassEmbedType::None;
+         else if (v == "timestep")
+           c.classEmbedType = ClassEmbedType::Timestep;
+         else
+           unsupportedValue(k, v, "null (an nn.Embedding when num_class_embeds is set) or \"timestep\"");
        }},
       {"num_class_embeds", [](UnetConfig& c, const std::string& k,
                               const Json& v) { c.numClassEmbeds = getOptionalCount(k, v, 1, kMaxClasses); }},
@@ -267,6 +272,11 @@ UnetConfig UnetConfig::fromJson(const Json& config) {
                       std::to_string(*c.sampleWidth) + " is not a multiple of the total stride " +
                       std::to_string(stride));
   }
+  // diffusers ignores num_class_embeds beside a timestep class embedding; a config giving both
+  // says two things, so it is refused.
+  if (c.timestepClassEmbedding() && c.numClassEmbeds)
+    throw Error(ErrorCode::InvalidArgument,
+                "UNet2DModel config: class_embed_type \"timestep\" takes float labels; num_class_embeds must be null");
   // The sinusoidal embedding divides by (half_dim - freq_shift).
   if (int64_t(c.blockOutChannels[0] / 2) - c.freqShift == 0)
     throw Error(ErrorCode::InvalidArgument,
@@ -312,7 +322,7 @@ Json UnetConfig::toJson() const {
   j["norm_eps"] = normEps;
   j["resnet_time_scale_shift"] = resnetTimeScaleShift == TimeScaleShift::Default ? "default" : "scale_shift";
   j["add_attention"] = addAttention;
-  j["class_embed_type"] = nullptr;
+  j["class_embed_type"] = timestepClassEmbedding() ? Json("timestep") : Json(nullptr);
   j["num_class_embeds"] = optionalJson(numClassEmbeds);
   j["num_train_timesteps"] = optionalJson(numTrainTimesteps);
   return j;

@@ -16,6 +16,9 @@ enum class DownBlockType { Down, AttnDown, ResnetDownsample };
 enum class UpBlockType { Up, AttnUp, ResnetUpsample };
 enum class ResampleType { Conv, Resnet };  // downsample_type / upsample_type
 enum class TimeScaleShift { Default, ScaleShift };
+// class_embed_type: None is diffusers' null (an nn.Embedding when num_class_embeds is set);
+// Timestep runs a float label through the timestep's sinusoids and its own TimestepEmbedding MLP.
+enum class ClassEmbedType { None, Timestep };
 
 const char* downBlockName(DownBlockType t);
 const char* upBlockName(UpBlockType t);
@@ -48,11 +51,13 @@ struct UnetConfig {
   double normEps = 1e-5;
   TimeScaleShift resnetTimeScaleShift = TimeScaleShift::Default;
   bool addAttention = true;
+  ClassEmbedType classEmbedType = ClassEmbedType::None;
   std::optional<uint32_t> numClassEmbeds;
   std::optional<uint32_t> numTrainTimesteps;  // only used by embeddings tessera does not support
   std::optional<uint32_t> timeEmbeddingDim;   // null: 4 × block_out_channels[0]
   std::string diffusersVersion;               // _diffusers_version, recorded, "" when absent
 
+  bool timestepClassEmbedding() const { return classEmbedType == ClassEmbedType::Timestep; }
   uint32_t timeEmbedDim() const { return timeEmbeddingDim.value_or(4 * blockOutChannels.at(0)); }
 
   // Throws Error(Unsupported) for an unknown key or unsupported value, Error(InvalidArgument)

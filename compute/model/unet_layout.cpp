@@ -183,6 +183,10 @@ std::vector<TensorSpec> UnetLayout::tensors() const {
   addLinear(t, "time_embedding.linear_1", timeEmbedDim, timeChannels);
   addLinear(t, "time_embedding.linear_2", timeEmbedDim, timeEmbedDim);
   if (c.numClassEmbeds) t.push_back({"class_embedding.weight", {*c.numClassEmbeds, timeEmbedDim}});
+  if (c.timestepClassEmbedding()) {  // diffusers' TimestepEmbedding(timestep_input_dim, time_embed_dim)
+    addLinear(t, "class_embedding.linear_1", timeEmbedDim, timeChannels);
+    addLinear(t, "class_embedding.linear_2", timeEmbedDim, timeEmbedDim);
+  }
   for (const BlockLayout& b : down) addBlock(t, b, timeEmbedDim, scaleShift);
   if (mid) {
     addResnet(t, mid->resnets[0], timeEmbedDim, scaleShift);

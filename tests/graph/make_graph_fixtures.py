@@ -10,7 +10,8 @@ to fp16 and stored as F16 (half the bytes; the converter widens them exactly), a
 pass runs in float64 on exactly those values.
 
 For each model and case (batch 1 and 3, two output sizes) io_<case>.safetensors holds `sample`
-[N,C,H,W], `timestep` [N], `class_labels` [N] (as F32, class models only) and `expected`, the
+[N,C,H,W], `timestep` [N], `class_labels` [N] (as F32; integer labels of class models, the float labels of a timestep class
+embedding) and `expected`, the
 float64 forward rounded to fp32.
 
     /usr/bin/python3 tests/graph/make_graph_fixtures.py [OUT_DIR]   (default: tests/graph/fixtures)
@@ -59,6 +60,14 @@ MODELS = {
                                   attn_norm_num_groups=2, downsample_type="resnet", upsample_type="resnet",
                                   add_attention=False, num_class_embeds=3, tessera={"padding_mode": "circular"}),
                              [(1, 16, 16), (3, 16, 16), (1, 12, 8), (3, 12, 8)]),
+    # The super-resolution stage's form (tools/train/sr.py SR_CONFIG, scaled down): 6 input
+    # channels (noisy image + conditioning), no attention anywhere, a timestep class embedding
+    # whose float labels are the conditioning's noise level ln(sigma_aug)/4, circular padding.
+    "sr_timestep_class": (dict(BASE, sample_size=16, in_channels=6, down_block_types=["DownBlock2D"] * 3,
+                               up_block_types=["UpBlock2D"] * 3, block_out_channels=[8, 8, 16],
+                               layers_per_block=1, norm_num_groups=4, add_attention=False,
+                               class_embed_type="timestep", tessera={"padding_mode": "circular"}),
+                          [(1, 16, 16), (3, 16, 16), (1, 8, 12), (3, 8, 12)]),
 }
 
 
@@ -90,6 +99,10 @@ def main():
             json.dump(config, f, indent=1)
         model.load_state_dict({k: v.double() for k, v in state.items()})
         model.double()
+        if config.get("class_embed_type") == "timestep":
+            # time_proj's sinusoids come out in fp32 (as in diffusers, which then fails in float64):
+            # widen them for the float64 reference.
+            model.class_embedding.register_forward_pre_hook(lambda m, args: tuple(a.double() for a in args))
         ncls = config.get("num_class_embeds")
         for batch, h, w in cases:
             sample = torch.randn(batch, config["in_channels"], h, w, generator=gen).float()
@@ -99,6 +112,10 @@ def main():
             if ncls:
                 labels = torch.randint(0, ncls, (batch,), generator=gen)
                 io["class_labels"] = labels.float()
+            if config.get("class_embed_type") == "timestep":  # ln(sigma_aug)/4 for sigma_aug in [0.002, 1]
+                labels = (torch.rand(batch, generator=gen) * -1.55).float()
+                io["class_labels"] = labels
+                labels = labels.double()
             with torch.no_grad():
                 expected = model(sample.double(), timestep.double(), labels).sample
             io["expected"] = expected.float()

@@ -29,9 +29,10 @@ struct IoCase {
   Shape4 shape;
   std::vector<float> sample, timesteps, expected;
   std::vector<int64_t> labels;
+  std::vector<float> values;  // float labels of a timestep class embedding
 };
 
-IoCase readCase(const fs::path& file) {
+IoCase readCase(const fs::path& file, bool timestepLabels) {
   const std::vector<std::byte> bytes = model::readFileBytes(file, 1 << 24);
   const model::SafetensorsFile st = model::SafetensorsFile::parse(model::asBytes(bytes));
   IoCase c;
@@ -41,8 +42,12 @@ IoCase readCase(const fs::path& file) {
   c.sample = model::toFloat32(*s);
   c.timesteps = model::toFloat32(*st.find("timestep"));
   c.expected = model::toFloat32(*st.find("expected"));
-  if (const model::SafeTensor* y = st.find("class_labels"))
-    for (float v : model::toFloat32(*y)) c.labels.push_back(int64_t(v));
+  if (const model::SafeTensor* y = st.find("class_labels")) {
+    if (timestepLabels)
+      c.values = model::toFloat32(*y);
+    else
+      for (float v : model::toFloat32(*y)) c.labels.push_back(int64_t(v));
+  }
   return c;
 }
 
@@ -58,7 +63,7 @@ TEST_P(UnetGraphPyTorch, MatchesPyTorchAtTwoSizesAndBatches) {
   const model::ModelPackage package = convert(name);
   std::vector<IoCase> cases;
   for (const auto& entry : fs::directory_iterator(fixtures() / name))
-    if (entry.path().filename().string().rfind("io_", 0) == 0) cases.push_back(readCase(entry.path()));
+    if (entry.path().filename().string().rfind("io_", 0) == 0) cases.push_back(readCase(entry.path(), package.layout().config.timestepClassEmbedding()));
   ASSERT_EQ(cases.size(), 4u) << "fixture cases of " << name;
   UnetGraphOptions opts;
   for (const IoCase& c : cases) {
@@ -74,8 +79,7 @@ TEST_P(UnetGraphPyTorch, MatchesPyTorchAtTwoSizesAndBatches) {
     for (const IoCase& c : cases) {
       SCOPED_TRACE(name + " " + dtypeName(dt) + " " + c.shape.str());
       graph.prepare(c.shape.n, c.shape.h, c.shape.w);
-      const std::vector<float> got =
-          graph.run({c.sample, c.timesteps, std::span<const int64_t>(c.labels.data(), c.labels.size())});
+      const std::vector<float> got = graph.run({c.sample, c.timesteps, c.labels, c.values});
       ASSERT_EQ(got.size(), c.expected.size());
       const double err = test::relativeL2(got, c.expected);
       EXPECT_LE(err, dt == DType::F32 ? 1e-4 : 1e-2) << "relative L2 error";
@@ -84,15 +88,22 @@ TEST_P(UnetGraphPyTorch, MatchesPyTorchAtTwoSizesAndBatches) {
       if (c.shape.n == 1 && c.shape.h == opts.height && dt == DType::F32) {
         std::vector<float> t2 = c.timesteps;
         t2[0] += 100.0f;
-        const std::vector<float> other = graph.run({c.sample, t2, c.labels});
+        const std::vector<float> other = graph.run({c.sample, t2, c.labels, c.values});
         EXPECT_GT(test::relativeL2(other, c.expected), 1e-3) << "the timestep had no effect";
+        if (!c.values.empty()) {  // and so does the float class label (the conditioning's noise level)
+          std::vector<float> v2 = c.values;
+          v2[0] -= 0.5f;
+          const std::vector<float> shifted = graph.run({c.sample, c.timesteps, c.labels, v2});
+          EXPECT_GT(test::relativeL2(shifted, c.expected), 1e-3) << "the float class label had no effect";
+        }
       }
     }
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, UnetGraphPyTorch,
-                         ::testing::Values("two_level_default", "three_level_scale_shift", "attn_resnet_resample"));
+                         ::testing::Values("two_level_default", "three_level_scale_shift", "attn_resnet_resample",
+                                           "sr_timestep_class"));
 
 class UnetGraphRefusals : public GpuTest {};
 
@@ -128,6 +139,19 @@ TEST_F(UnetGraphRefusals, WrongInputs) {
                     "sample holds 10 values");
   test::expectError([&] { g.run({sample, t, bad}); }, ErrorCode::InvalidArgument, "class label 5");
   test::expectError([&] { g.run({sample, t, {}}); }, ErrorCode::InvalidArgument, "class-conditional");
+  const std::vector<float> values{-0.5f};
+  test::expectError([&] { g.run({sample, t, y, values}); }, ErrorCode::InvalidArgument,
+                    "without a timestep class embedding");
+}
+
+TEST_F(UnetGraphRefusals, TimestepClassEmbeddingNeedsFloatLabels) {
+  const model::ModelPackage package = convert("sr_timestep_class");
+  UnetGraph g(gpu(), kernels(), package, UnetGraphOptions{2, 8, 8, DType::F32, std::nullopt});
+  const std::vector<float> sample(2 * 6 * 8 * 8, 0.5f), t{10.0f}, three{-1.0f, -0.5f, 0.0f};
+  const std::vector<int64_t> y{1};
+  test::expectError([&] { g.run({sample, t, {}, {}}); }, ErrorCode::InvalidArgument, "timestep class embedding");
+  test::expectError([&] { g.run({sample, t, {}, three}); }, ErrorCode::InvalidArgument, "got 3");
+  test::expectError([&] { g.run({sample, t, y, three}); }, ErrorCode::InvalidArgument, "without a class embedding");
 }
 
 }  // namespace

@@ -248,6 +248,18 @@ TEST(UnetConfig, EverySupportedKeyAndValueIsAccepted) {
   }
 }
 
+TEST(UnetConfig, TimestepClassEmbeddingTakesFloatLabelsAndNoClassCount) {
+  Json cfg = with(base(), "class_embed_type", "timestep");
+  expectError([&] { parse(cfg); }, ErrorCode::InvalidArgument, "num_class_embeds must be null");
+  cfg["num_class_embeds"] = nullptr;
+  cfg["tessera"] = Json::object();
+  UnetConfig c;
+  ASSERT_NO_THROW(c = parse(cfg));
+  EXPECT_TRUE(c.timestepClassEmbedding());
+  EXPECT_EQ(c.toJson()["class_embed_type"], "timestep");
+  EXPECT_EQ(UnetConfig::fromJson(c.toJson()).toJson(), c.toJson());
+}
+
 TEST(UnetConfig, AnUnsupportedKeyIsRefusedNamingIt) {
   for (const char* key :
        {"cross_attention_dim", "attention_legacy_order", "padding_mode", "resnet_groups", "foo"}) {
@@ -266,7 +278,6 @@ TEST(UnetConfig, AnUnsupportedValueIsRefusedNamingKeyAndValue) {
       {"_class_name", "UNet2DConditionModel"},
       {"time_embedding_type", "fourier"},
       {"time_embedding_type", "learned"},
-      {"class_embed_type", "timestep"},
       {"class_embed_type", "identity"},
       {"act_fn", "gelu"},
       {"resnet_time_scale_shift", "spatial"},
