@@ -92,13 +92,13 @@ ModelFiles locateModelFiles(const std::filesystem::path& dir) {
   return f;
 }
 
-ConvertResult convertModel(const Json& config, const SafetensorsFile& weights,
-                           const std::optional<Json>& scheduler, const Json& provenance,
-                           const ConvertOptions& options) {
-  const SourceConfig source = parseSourceConfig(config);
-  const UnetLayout layout = UnetLayout::derive(source.unet);
-  const std::vector<TensorSpec> expected = layout.tensors();
+namespace {
 
+// One stage's tensors, checked against its layout, encoded and named under `prefix`.
+void addStageTensors(const UnetLayout& layout, const SafetensorsFile& weights, const std::string& prefix,
+                     const std::string& what, const ConvertOptions& options, std::vector<std::vector<std::byte>>& storage,
+                     std::vector<TsrTensorIn>& tensors, ConvertSummary& s) {
+  const std::vector<TensorSpec> expected = layout.tensors();
   std::vector<std::string> missing, extra;
   std::map<std::string, int> wanted;
   for (const TensorSpec& spec : expected) {
@@ -108,29 +108,59 @@ ConvertResult convertModel(const Json& config, const SafetensorsFile& weights,
   for (const SafeTensor& t : weights.tensors())
     if (!wanted.count(t.name)) extra.push_back(t.name);
   if (!missing.empty())
-    corrupt("the checkpoint lacks " + std::to_string(missing.size()) +
+    corrupt(what + "the checkpoint lacks " + std::to_string(missing.size()) +
             " tensor(s) the config implies: " + nameList(missing));
   if (!extra.empty())
-    corrupt("the checkpoint has " + std::to_string(extra.size()) +
+    corrupt(what + "the checkpoint has " + std::to_string(extra.size()) +
             " tensor(s) the config does not imply: " + nameList(extra));
-
-  ConvertResult result;
-  ConvertSummary& s = result.summary;
-  s.dtype = options.dtype;
-  std::vector<std::vector<std::byte>> storage;
-  std::vector<TsrTensorIn> tensors;
-  storage.reserve(expected.size());
   for (const TensorSpec& spec : expected) {
     const SafeTensor& t = *weights.find(spec.name);
     const std::vector<uint64_t> want(spec.shape.begin(), spec.shape.end());
     if (t.shape != want)
-      corrupt("tensor \"" + spec.name + "\" has shape " + shapeString(t.shape) + ", the config implies " +
+      corrupt(what + "tensor \"" + spec.name + "\" has shape " + shapeString(t.shape) + ", the config implies " +
               shapeString(want));
-    storage.push_back(encode(spec.name, toFloat32(t), options.dtype));
-    tensors.push_back({spec.name, options.dtype, spec.shape, asBytes(storage.back())});
+    storage.push_back(encode(prefix + spec.name, toFloat32(t), options.dtype));
+    tensors.push_back({prefix + spec.name, options.dtype, spec.shape, asBytes(storage.back())});
     s.parameters += t.elements();
     s.weightBytes += storage.back().size();
   }
+}
+
+}  // namespace
+
+ConvertResult convertPipeline(const Json& config, const SafetensorsFile& weights,
+                              const std::optional<Json>& scheduler, const Json& provenance,
+                              const std::vector<StageSource>& stages, const ConvertOptions& options) {
+  const SourceConfig source = parseSourceConfig(config);
+  if (source.tessera.stage != StageKind::Base)
+    throw Error(ErrorCode::InvalidArgument, "the first model of a package must be a base stage, not a "
+                                            "super_resolution one (give it with --stage after a base)");
+  const UnetLayout layout = UnetLayout::derive(source.unet);
+
+  ConvertResult result;
+  ConvertSummary& s = result.summary;
+  s.dtype = options.dtype;
+  s.stages = 1 + stages.size();
+  std::vector<std::vector<std::byte>> storage;
+  std::vector<TsrTensorIn> tensors;
+  std::size_t count = layout.tensors().size();
+  std::vector<SourceConfig> parsed;
+  for (std::size_t k = 1; k <= stages.size(); ++k) {
+    const std::string what = "stage " + std::to_string(k) + ": ";
+    try {
+      parsed.push_back(parseSourceConfig(stages[k - 1].config));
+      checkStageChain(k == 1 ? source.unet : parsed[k - 2].unet, parsed.back().unet, parsed.back().tessera, k);
+    } catch (const Error& e) {
+      if (std::string(e.what()).rfind("stage ", 0) == 0) throw;
+      throw Error(e.code(), what + e.what());
+    }
+    count += UnetLayout::derive(parsed.back().unet).tensors().size();
+  }
+  storage.reserve(count);  // TsrTensorIn views point into it
+  addStageTensors(layout, weights, "", "", options, storage, tensors, s);
+  for (std::size_t k = 1; k <= stages.size(); ++k)
+    addStageTensors(UnetLayout::derive(parsed[k - 1].unet), *stages[k - 1].weights, stagePrefix(k),
+                    "stage " + std::to_string(k) + ": ", options, storage, tensors, s);
   s.tensors = tensors.size();
 
   ModelMetadata meta;
@@ -141,6 +171,8 @@ ConvertResult convertModel(const Json& config, const SafetensorsFile& weights,
   meta.provenance["converter"] = std::string("tessera-convert ") + TESSERA_VERSION;
   meta.provenance["stored_dtype"] = dtypeName(options.dtype);
   meta.provenance["parameters"] = s.parameters;
+  for (std::size_t k = 0; k < stages.size(); ++k)
+    meta.stages.push_back({parsed[k].unet, parsed[k].tessera, stages[k].provenance});
   result.package = writeTsr(meta.toJson().dump(1), tensors);
   s.packageBytes = result.package.size();
   // What the converter writes, the loader must accept: read it back with the loader's checks.
@@ -148,32 +180,72 @@ ConvertResult convertModel(const Json& config, const SafetensorsFile& weights,
   return result;
 }
 
-ConvertResult convertModelDir(const std::filesystem::path& dir, const ConvertOptions& options) {
-  const ModelFiles files = locateModelFiles(dir);
-  const Json config = readJsonFile(files.config);
+ConvertResult convertModel(const Json& config, const SafetensorsFile& weights,
+                           const std::optional<Json>& scheduler, const Json& provenance,
+                           const ConvertOptions& options) {
+  return convertPipeline(config, weights, scheduler, provenance, {}, options);
+}
+
+namespace {
+
+struct LoadedFolder {
+  ModelFiles files;
+  Json config;
   std::optional<Json> scheduler;
-  if (!files.scheduler.empty()) scheduler = readJsonFile(files.scheduler);
-  const std::vector<std::byte> weightBytes = readFileBytes(files.weights, kMaxWeightsBytes);
+  std::vector<std::byte> weightBytes;
   SafetensorsFile weights;
+  Json provenance = Json::object();
+};
+
+LoadedFolder loadFolder(const std::filesystem::path& dir) {
+  LoadedFolder f;
+  f.files = locateModelFiles(dir);
+  f.config = readJsonFile(f.files.config);
+  if (!f.files.scheduler.empty()) f.scheduler = readJsonFile(f.files.scheduler);
+  f.weightBytes = readFileBytes(f.files.weights, kMaxWeightsBytes);
   try {
-    weights = SafetensorsFile::parse(asBytes(weightBytes));
+    f.weights = SafetensorsFile::parse(asBytes(f.weightBytes));
   } catch (const Error& e) {
-    throw Error(e.code(), files.weights.filename().string() + ": " + e.what());
+    throw Error(e.code(), f.files.weights.filename().string() + ": " + e.what());
   }
   // File names only: a package must not carry the paths of the machine that made it.
-  Json provenance = Json::object();
-  provenance["source_config"] = files.config.filename().string();
-  provenance["source_weights"] = files.weights.filename().string();
-  provenance["source_weights_bytes"] = weightBytes.size();
-  provenance["source_weights_crc32"] = hex32(crc32(asBytes(weightBytes)));
+  Json& provenance = f.provenance;
+  provenance["source_config"] = f.files.config.filename().string();
+  provenance["source_weights"] = f.files.weights.filename().string();
+  provenance["source_weights_bytes"] = f.weightBytes.size();
+  provenance["source_weights_crc32"] = hex32(crc32(asBytes(f.weightBytes)));
   // The checkpoint's own notes, unless they are too large to be notes.
-  if (!weights.metadata().empty() && Json(weights.metadata()).dump().size() <= 16 * 1024)
-    provenance["source_weights_metadata"] = weights.metadata();
-  if (!files.scheduler.empty()) provenance["source_scheduler"] = files.scheduler.filename().string();
-  ConvertResult r = convertModel(config, weights, scheduler, provenance, options);
-  r.summary.configPath = files.config;
-  r.summary.weightsPath = files.weights;
-  r.summary.schedulerPath = files.scheduler;
+  if (!f.weights.metadata().empty() && Json(f.weights.metadata()).dump().size() <= 16 * 1024)
+    provenance["source_weights_metadata"] = f.weights.metadata();
+  if (!f.files.scheduler.empty()) provenance["source_scheduler"] = f.files.scheduler.filename().string();
+  return f;
+}
+
+}  // namespace
+
+ConvertResult convertModelDir(const std::filesystem::path& dir, const ConvertOptions& options) {
+  return convertPipelineDirs(dir, {}, options);
+}
+
+ConvertResult convertPipelineDirs(const std::filesystem::path& base, const std::vector<std::filesystem::path>& stageDirs,
+                                  const ConvertOptions& options) {
+  const LoadedFolder b = loadFolder(base);
+  std::vector<LoadedFolder> loaded;
+  loaded.reserve(stageDirs.size());
+  std::vector<StageSource> stages;
+  for (std::size_t k = 0; k < stageDirs.size(); ++k) {
+    loaded.push_back(loadFolder(stageDirs[k]));
+    if (loaded.back().scheduler)
+      throw Error(ErrorCode::InvalidArgument, "stage " + std::to_string(k + 1) + " (" + stageDirs[k].filename().string() +
+                                                  "): a super-resolution stage is an EDM model; its scheduler config "
+                                                  "would not be used");
+  }
+  for (const LoadedFolder& f : loaded) stages.push_back({f.config, &f.weights, f.provenance});
+  ConvertResult r = convertPipeline(b.config, b.weights, b.scheduler, b.provenance, stages, options);
+  r.summary.configPath = b.files.config;
+  r.summary.weightsPath = b.files.weights;
+  r.summary.schedulerPath = b.files.scheduler;
+  for (const LoadedFolder& f : loaded) r.summary.stagePaths.push_back(f.files.config.parent_path());
   return r;
 }
 

@@ -19,12 +19,14 @@ struct ConvertOptions {
 };
 
 struct ConvertSummary {
+  std::size_t stages = 1;  // the base and its super-resolution stages
   std::size_t tensors = 0;
   uint64_t parameters = 0;
   uint64_t weightBytes = 0;   // tensor data as stored
   uint64_t packageBytes = 0;  // the whole file
   DType dtype = DType::F32;
   std::filesystem::path configPath, weightsPath, schedulerPath;  // schedulerPath empty when none
+  std::vector<std::filesystem::path> stagePaths;                  // the stages' model folders
 };
 
 struct ConvertResult {
@@ -44,8 +46,24 @@ ConvertResult convertModel(const Json& config, const SafetensorsFile& weights,
                            const std::optional<Json>& scheduler, const Json& provenance,
                            const ConvertOptions& options);
 
+// A super-resolution stage's parsed inputs, for a package holding a pipeline (docs/FORMAT.md).
+struct StageSource {
+  Json config;
+  const SafetensorsFile* weights = nullptr;
+  Json provenance = Json::object();
+};
+
+// The base and its stages into one package. Each stage must take the output of the one before
+// (checkStageChain); the error names the stage.
+ConvertResult convertPipeline(const Json& config, const SafetensorsFile& weights,
+                              const std::optional<Json>& scheduler, const Json& provenance,
+                              const std::vector<StageSource>& stages, const ConvertOptions& options);
+
 // Reads the folder and converts it. Errors: Io (files), CorruptModel (JSON, safetensors,
 // tensors), Unsupported / InvalidArgument (config values).
 ConvertResult convertModelDir(const std::filesystem::path& dir, const ConvertOptions& options);
+// The base folder and one folder per super-resolution stage, in pipeline order.
+ConvertResult convertPipelineDirs(const std::filesystem::path& base, const std::vector<std::filesystem::path>& stages,
+                                  const ConvertOptions& options);
 
 }  // namespace tessera::model

@@ -8,6 +8,8 @@ namespace {
 
 constexpr std::size_t kMaxFreeFormBytes = 64 * 1024;
 constexpr uint32_t kMaxSteps = 1000;
+constexpr std::size_t kMaxStages = 8;
+constexpr uint64_t kMaxTotalScale = 64;
 
 [[noreturn]] void bad(const std::string& key, const Json& v, const std::string& expected) {
   throw Error(ErrorCode::InvalidArgument,
@@ -114,6 +116,21 @@ TesseraSection TesseraSection::fromJson(const Json& j, const UnetConfig& config)
     } else if (key == "data") {
       if (!v.is_null()) checkFreeForm(k, v);
       s.data = v;
+    } else if (key == "stage") {
+      if (v == "base")
+        s.stage = StageKind::Base;
+      else if (v == "super_resolution")
+        s.stage = StageKind::SuperResolution;
+      else
+        throw Error(ErrorCode::Unsupported, "config key \"" + k + "\": value " + jsonShort(v) +
+                                                " is not supported (\"base\" or \"super_resolution\")");
+    } else if (key == "scale_factor") {
+      if (!isUnsignedInteger(v) || (v.get<uint64_t>() != 2 && v.get<uint64_t>() != 4)) bad(k, v, "2 or 4");
+      s.scaleFactor = uint32_t(v.get<uint64_t>());
+    } else if (key == "cond_sigma") {
+      if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < 0 || v.get<double>() > 100)
+        bad(k, v, "a number in [0, 100]");
+      s.condSigma = v.get<double>();
     } else {
       throw Error(ErrorCode::Unsupported,
                   "config key \"" + k.substr(0, 90) + "\" (value " + jsonShort(v) + ") is not supported");
@@ -125,6 +142,22 @@ TesseraSection TesseraSection::fromJson(const Json& j, const UnetConfig& config)
     bad("tessera.sigma_min", *s.sigmaMin, "below tessera.sigma_max");
   if (s.defaultSteps && !s.stepSigmas.empty() && !s.stepSigmas.count(*s.defaultSteps))
     bad("tessera.default_steps", *s.defaultSteps, "a step count listed in tessera.step_sigmas");
+  if (s.stage == StageKind::SuperResolution) {
+    const auto need = [](bool ok, const std::string& what) {
+      if (!ok)
+        throw Error(ErrorCode::InvalidArgument, "config key \"tessera.stage\": a super_resolution stage " + what);
+    };
+    need(s.scaleFactor.has_value(), "needs tessera.scale_factor");
+    need(s.condSigma.has_value(), "needs tessera.cond_sigma");
+    need(s.sigmaData.has_value(), "needs tessera.sigma_data (it is an EDM denoiser)");
+    need(config.timestepClassEmbedding(), "needs class_embed_type \"timestep\" (its label is the conditioning's noise level)");
+    need(config.inChannels == 2 * config.outChannels, "needs in_channels = 2 x out_channels (image and conditioning), not " +
+                                                          std::to_string(config.inChannels) + " for " +
+                                                          std::to_string(config.outChannels));
+  } else {
+    if (s.scaleFactor) bad("tessera.scale_factor", *s.scaleFactor, "allowed outside a super_resolution stage");
+    if (s.condSigma) bad("tessera.cond_sigma", *s.condSigma, "allowed outside a super_resolution stage");
+  }
   return s;
 }
 
@@ -146,6 +179,11 @@ Json TesseraSection::toJson() const {
   if (sampler) j["sampler"] = *sampler;
   if (guidanceScale) j["guidance_scale"] = *guidanceScale;
   if (!data.is_null()) j["data"] = data;
+  if (stage == StageKind::SuperResolution) {
+    j["stage"] = "super_resolution";
+    j["scale_factor"] = *scaleFactor;
+    j["cond_sigma"] = *condSigma;
+  }
   return j;
 }
 
@@ -205,11 +243,27 @@ SourceConfig parseSourceConfig(const Json& configJson) {
   return out;
 }
 
+void checkStageChain(const UnetConfig& previous, const UnetConfig& next, const TesseraSection& t, std::size_t k) {
+  const std::string what = "stage " + std::to_string(k) + ": ";
+  if (t.stage != StageKind::SuperResolution)
+    throw Error(ErrorCode::InvalidArgument, what + "a stage after the base must be a super_resolution stage "
+                                                   "(tessera.stage)");
+  if (next.outChannels != previous.outChannels)
+    throw Error(ErrorCode::InvalidArgument, what + "makes " + std::to_string(next.outChannels) +
+                                                " channels, the stage before it " +
+                                                std::to_string(previous.outChannels));
+  if (next.inChannels != 2 * previous.outChannels)
+    throw Error(ErrorCode::InvalidArgument, what + "reads " + std::to_string(next.inChannels) +
+                                                " channels; it needs the image and the stage before's " +
+                                                std::to_string(previous.outChannels) + " channels of conditioning");
+}
+
 ModelMetadata ModelMetadata::fromJson(const Json& j) {
   ModelMetadata m;
   if (!j.is_object()) throw Error(ErrorCode::CorruptModel, "tsr metadata: not a JSON object");
   for (const auto& [key, v] : j.items())
-    if (key != "architecture" && key != "tessera" && key != "training_noise_schedule" && key != "provenance")
+    if (key != "architecture" && key != "tessera" && key != "training_noise_schedule" && key != "provenance" &&
+        key != "stages")
       throw Error(ErrorCode::CorruptModel, "tsr metadata: unknown key \"" + key.substr(0, 80) + "\"");
   for (const char* key : {"architecture", "tessera", "provenance"})
     if (!j.contains(key))
@@ -223,6 +277,34 @@ ModelMetadata ModelMetadata::fromJson(const Json& j) {
       m.trainingNoiseSchedule = checkNoiseSchedule(j["training_noise_schedule"]);
     checkFreeForm("provenance", j["provenance"]);
     m.provenance = j["provenance"];
+    if (m.tessera.stage != StageKind::Base)
+      throw Error(ErrorCode::InvalidArgument, "the first stage of a package must be a base stage (tessera.stage)");
+    if (j.contains("stages")) {
+      const Json& list = j["stages"];
+      if (!list.is_array() || list.empty() || list.size() > kMaxStages)
+        bad("stages", list, "a list of 1 to " + std::to_string(kMaxStages) + " stages");
+      uint64_t scale = 1;
+      for (std::size_t i = 0; i < list.size(); ++i) {
+        const Json& st = list[i];
+        const std::string name = "stages[" + std::to_string(i) + "]";
+        if (!st.is_object()) bad(name, st, "an object");
+        for (const auto& [key, v] : st.items())
+          if (key != "architecture" && key != "tessera" && key != "provenance")
+            throw Error(ErrorCode::CorruptModel, "tsr metadata: " + name + ": unknown key \"" + key.substr(0, 80) + "\"");
+        for (const char* key : {"architecture", "tessera", "provenance"})
+          if (!st.contains(key))
+            throw Error(ErrorCode::CorruptModel, "tsr metadata: " + name + ": key \"" + key + "\" is missing");
+        StageMetadata s;
+        s.architecture = UnetConfig::fromJson(st["architecture"]);
+        s.tessera = TesseraSection::fromJson(st["tessera"], s.architecture);
+        checkFreeForm(name + ".provenance", st["provenance"]);
+        s.provenance = st["provenance"];
+        checkStageChain(i == 0 ? m.architecture : m.stages.back().architecture, s.architecture, s.tessera, i + 1);
+        scale *= *s.tessera.scaleFactor;
+        if (scale > kMaxTotalScale) bad("stages", list, "a chain of at most " + std::to_string(kMaxTotalScale) + "x in all");
+        m.stages.push_back(std::move(s));
+      }
+    }
   } catch (const Error& e) {
     if (e.code() == ErrorCode::CorruptModel) throw;
     throw Error(ErrorCode::CorruptModel, std::string("tsr metadata: ") + e.what());
@@ -236,6 +318,13 @@ Json ModelMetadata::toJson() const {
   j["tessera"] = tessera.toJson();
   if (trainingNoiseSchedule) j["training_noise_schedule"] = *trainingNoiseSchedule;
   j["provenance"] = provenance;
+  if (!stages.empty()) {
+    Json list = Json::array();
+    for (const StageMetadata& s : stages)
+      list.push_back({{"architecture", s.architecture.toJson()}, {"tessera", s.tessera.toJson()},
+                      {"provenance", s.provenance}});
+    j["stages"] = list;
+  }
   return j;
 }
 

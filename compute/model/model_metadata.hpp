@@ -15,6 +15,9 @@
 namespace tessera::model {
 
 enum class PaddingMode { Zeros, Circular };
+// A pipeline stage's role: the base makes the layout from noise; a super-resolution stage
+// (cascaded diffusion) refines the upsampled output of the stage before it (docs/FORMAT.md).
+enum class StageKind { Base, SuperResolution };
 
 // The "tessera" object of config.json, carried into the package. Strict like the config:
 // unknown keys and values of the wrong type or range are refused.
@@ -29,6 +32,9 @@ struct TesseraSection {
   std::optional<std::string> sampler;  // "euler", "heun", "dpmpp_2m" or "consistency"
   std::optional<double> guidanceScale;
   Json data = nullptr;  // a free-form summary of the training data (an object), or null
+  StageKind stage = StageKind::Base;
+  std::optional<uint32_t> scaleFactor;  // super_resolution: 2 or 4
+  std::optional<double> condSigma;      // super_resolution: the conditioning's noise level when sampling
 
   // Throws Error(InvalidArgument / Unsupported) naming the key ("tessera.<key>").
   static TesseraSection fromJson(const Json& section, const UnetConfig& config);
@@ -39,11 +45,20 @@ struct TesseraSection {
 // scalars or lists of numbers, with the well-known keys type-checked. Returned as recorded.
 Json checkNoiseSchedule(const Json& scheduler);
 
+// A super-resolution stage of a package: its network and sampler plan. Its tensors are stored
+// under the prefix `stages.<k>.` (k = 1 for the first stage after the base).
+struct StageMetadata {
+  UnetConfig architecture;
+  TesseraSection tessera;
+  Json provenance = Json::object();
+};
+
 struct ModelMetadata {
   UnetConfig architecture;
   TesseraSection tessera;
   std::optional<Json> trainingNoiseSchedule;
   Json provenance = Json::object();
+  std::vector<StageMetadata> stages;  // empty: a one-stage package
 
   // The package's metadata document. Throws Error(CorruptModel) naming what is wrong.
   static ModelMetadata fromJson(const Json& metadata);
@@ -56,5 +71,13 @@ struct SourceConfig {
   TesseraSection tessera;
 };
 SourceConfig parseSourceConfig(const Json& configJson);
+
+// The stage after `previous` (the base when k == 1) must take its output: out_channels equal,
+// in_channels twice that (image + conditioning), a super_resolution stage. Throws
+// Error(InvalidArgument) naming stage k and the mismatch.
+void checkStageChain(const UnetConfig& previous, const UnetConfig& next, const TesseraSection& nextSection,
+                     std::size_t k);
+
+inline std::string stagePrefix(std::size_t k) { return "stages." + std::to_string(k) + "."; }
 
 }  // namespace tessera::model

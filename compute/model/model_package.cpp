@@ -26,8 +26,13 @@ std::size_t firstNonFinite(Bytes data, Bits mask) {
   return SIZE_MAX;
 }
 
-void checkTensors(const TsrContainer& c, const UnetLayout& layout) {
-  const std::vector<TensorSpec> expected = layout.tensors();
+void checkTensors(const TsrContainer& c, const std::vector<std::pair<std::string, const UnetLayout*>>& stages) {
+  std::vector<TensorSpec> expected;
+  for (const auto& [prefix, layout] : stages)
+    for (TensorSpec spec : layout->tensors()) {
+      spec.name = prefix + spec.name;
+      expected.push_back(std::move(spec));
+    }
   for (const TensorSpec& spec : expected) {
     const TsrTensor* t = c.find(spec.name);
     if (!t) corrupt("tsr: tensor \"" + spec.name + "\", which the architecture needs, is missing");
@@ -59,13 +64,34 @@ ModelPackage ModelPackage::fromBytes(Bytes file, const TsrReadOptions& options) 
   const Json meta = parseJsonStrict(p.container_.metadataText(), ErrorCode::CorruptModel, "tsr metadata");
   p.metadata_ = ModelMetadata::fromJson(meta);
   p.layout_ = UnetLayout::derive(p.metadata_.architecture);
-  checkTensors(p.container_, p.layout_);
+  std::vector<std::pair<std::string, const UnetLayout*>> layouts{{"", &p.layout_}};
+  p.stages_.reserve(p.metadata_.stages.size());
+  for (std::size_t k = 1; k <= p.metadata_.stages.size(); ++k) {
+    const StageMetadata& sm = p.metadata_.stages[k - 1];
+    ModelPackage s;
+    s.container_ = p.container_;
+    s.metadata_.architecture = sm.architecture;
+    s.metadata_.tessera = sm.tessera;
+    s.metadata_.provenance = sm.provenance;
+    s.layout_ = UnetLayout::derive(sm.architecture);
+    s.prefix_ = stagePrefix(k);
+    p.stages_.push_back(std::move(s));
+  }
+  for (const ModelPackage& s : p.stages_) layouts.push_back({s.prefix_, &s.layout_});
+  checkTensors(p.container_, layouts);
   return p;
+}
+
+uint32_t ModelPackage::totalScale() const {
+  uint32_t scale = 1;
+  for (const ModelPackage& s : stages_) scale *= s.metadata_.tessera.scaleFactor.value_or(1);
+  return scale;
 }
 
 ModelPackage ModelPackage::fromBuffer(std::vector<std::byte> file, const TsrReadOptions& options) {
   auto storage = std::make_shared<const std::vector<std::byte>>(std::move(file));
   ModelPackage p = fromBytes(asBytes(*storage), options);
+  for (ModelPackage& s : p.stages_) s.storage_ = storage;
   p.storage_ = std::move(storage);
   return p;
 }
@@ -80,7 +106,7 @@ ModelPackage ModelPackage::readFile(const std::filesystem::path& path) {
 }
 
 const TsrTensor& ModelPackage::tensor(const std::string& name) const {
-  const TsrTensor* t = container_.find(name);
+  const TsrTensor* t = container_.find(prefix_ + name);
   if (!t) throw Error(ErrorCode::InvalidArgument, "model package: no tensor \"" + name + "\"");
   return *t;
 }

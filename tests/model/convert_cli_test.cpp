@@ -44,7 +44,7 @@ class ConvertCli : public ::testing::Test {
 TEST_F(ConvertCli, HelpAndUsage) {
   test::CliResult r = run("--help");
   EXPECT_EQ(r.status, 0);
-  EXPECT_NE(r.out.find("usage: tessera-convert MODEL_DIR OUT.tsr [--fp16]"), std::string::npos);
+  EXPECT_NE(r.out.find("usage: tessera-convert MODEL_DIR OUT.tsr [--stage SR_DIR]... [--fp16]"), std::string::npos);
   r = run("");
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("usage:"), std::string::npos);
@@ -67,6 +67,33 @@ TEST_F(ConvertCli, ConvertsAndSummarises) {
   for (int i = int(size.size()) - 3; i > 0; i -= 3)
     size = size.substr(0, std::size_t(i)) + "," + size.substr(std::size_t(i));
   EXPECT_NE(r.out.find(size + " in the package"), std::string::npos) << r.out;
+}
+
+TEST_F(ConvertCli, WritesACascadeFromABaseAndItsStages) {
+  std::mt19937_64 rng(test::freshSeed());
+  for (const char* name : {"sr1", "sr2"}) {
+    fs::create_directories(dir_ / name);
+    std::ofstream(dir_ / name / "config.json") << fixtures::tinySrConfig(2).dump();
+    const auto st = writeSafetensors(fixtures::randomCheckpoint(fixtures::tinySrConfig(2), rng));
+    writeFileAtomically(dir_ / name / "diffusion_pytorch_model.safetensors", asBytes(st));
+  }
+  const fs::path out = dir_ / "cascade.tsr";
+  test::CliResult r = run(q(dir_ / "model") + " --stage " + q(dir_ / "sr1") + " " + q(out) + " --stage " +
+                          q(dir_ / "sr2") + " --fp16");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("stage 1    "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("stage 2    "), std::string::npos) << r.out;
+  const ModelPackage p = ModelPackage::readFile(out);
+  ASSERT_EQ(p.stages().size(), 2u);
+  EXPECT_EQ(p.totalScale(), 4u);
+  r = run(q(dir_ / "model") + " " + q(out) + " --stage");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--stage needs a model folder"), std::string::npos) << r.err;
+  // A stage that does not take the base's output is refused, naming it.
+  r = run(q(dir_ / "model") + " --stage " + q(dir_ / "model") + " " + q(dir_ / "bad.tsr"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("stage 1:"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir_ / "bad.tsr"));
 }
 
 TEST_F(ConvertCli, ARefusedModelLeavesTheOutputAlone) {

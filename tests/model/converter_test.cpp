@@ -211,6 +211,117 @@ TEST_F(Converter, PackageMetadataAndTensorsMustAgree) {
           "tensor \"conv_norm_out.bias\" holds a non-finite value at element 1");
 }
 
+// A base and its super-resolution stages in one package: each stage's tensors under its
+// prefix, exactly as given; its metadata as its config said; the chain checked.
+struct PipelineInput {
+  std::vector<std::byte> baseSt;
+  std::vector<std::vector<std::byte>> stageSt;
+  std::vector<SafetensorsFile> files;
+};
+
+ConvertResult convertChain(const Json& base, const std::vector<Json>& stages, std::mt19937_64& rng,
+                           std::vector<std::vector<SafeTensorIn>>* checkpoints = nullptr) {
+  std::vector<std::vector<std::byte>> bytes;
+  bytes.push_back(writeSafetensors(fixtures::randomCheckpoint(base, rng)));
+  for (const Json& c : stages) {
+    Json shapes = c;  // the checkpoint's tensors come from the architecture alone
+    shapes.erase("tessera");
+    auto ckpt = fixtures::randomCheckpoint(shapes, rng);
+    bytes.push_back(writeSafetensors(ckpt));
+    if (checkpoints) checkpoints->push_back(std::move(ckpt));
+  }
+  std::vector<SafetensorsFile> files;
+  for (const auto& b : bytes) files.push_back(SafetensorsFile::parse(asBytes(b)));
+  std::vector<StageSource> sources;
+  for (std::size_t k = 0; k < stages.size(); ++k) sources.push_back({stages[k], &files[k + 1], Json::object()});
+  return convertPipeline(base, files[0], std::nullopt, Json::object(), sources, ConvertOptions{DType::F32});
+}
+
+TEST_F(Converter, PipelinePackageHoldsEveryStageUnderItsPrefix) {
+  SCOPED_TRACE(trace());
+  std::vector<std::vector<SafeTensorIn>> ckpts;
+  const ConvertResult r =
+      convertChain(fixtures::tinyConfig(), {fixtures::tinySrConfig(2), fixtures::tinySrConfig(2)}, rng_, &ckpts);
+  EXPECT_EQ(r.summary.stages, 3u);
+  const ModelPackage p = ModelPackage::fromBytes(asBytes(r.package));
+  ASSERT_EQ(p.stages().size(), 2u);
+  EXPECT_EQ(p.totalScale(), 4u);
+  for (std::size_t k = 0; k < 2; ++k) {
+    const ModelPackage& st = p.stages()[k];
+    EXPECT_EQ(st.metadata().tessera.stage, StageKind::SuperResolution);
+    EXPECT_EQ(st.metadata().tessera.scaleFactor, 2u);
+    EXPECT_EQ(st.metadata().tessera.condSigma, 0.05);
+    EXPECT_TRUE(st.stages().empty());
+    EXPECT_TRUE(st.layout().config.timestepClassEmbedding());
+    // The stage's view finds its own tensors by their diffusers names, values exact.
+    for (const SafeTensorIn& t : ckpts[k])
+      ASSERT_EQ(toFloat32(st.tensor(t.name)), values(t)) << t.name;
+    EXPECT_EQ(st.tensor("conv_in.weight").data.data(),
+              p.container().find(stagePrefix(k + 1) + "conv_in.weight")->data.data());
+  }
+  EXPECT_NE(toFloat32(p.stages()[0].tensor("conv_in.weight")), toFloat32(p.stages()[1].tensor("conv_in.weight")));
+  // A one-stage package has no stages and scale 1, as before.
+  const ModelPackage one = ModelPackage::fromBytes(asBytes(fixtures::tinyPackage(rng_)));
+  EXPECT_TRUE(one.stages().empty());
+  EXPECT_EQ(one.totalScale(), 1u);
+  EXPECT_FALSE(parseJsonStrict(one.container().metadataText(), ErrorCode::CorruptModel, "m").contains("stages"));
+}
+
+TEST_F(Converter, AChainThatDoesNotFitIsRefusedNamingTheStage) {
+  SCOPED_TRACE(trace());
+  const Json base = fixtures::tinyConfig();
+  const auto refused = [&](const Json& b, const std::vector<Json>& stages, ErrorCode code, const std::string& needle) {
+    expectError([&] { convertChain(b, stages, rng_); }, code, needle);
+  };
+  refused(base, {fixtures::tinySrConfig(4, 4)}, ErrorCode::InvalidArgument, "stage 1: makes 4 channels");
+  Json notSr = fixtures::tinySrConfig();
+  notSr["tessera"].erase("stage");
+  notSr["tessera"].erase("scale_factor");
+  notSr["tessera"].erase("cond_sigma");
+  refused(base, {fixtures::tinySrConfig(), notSr}, ErrorCode::InvalidArgument,
+          "stage 2: a stage after the base must be a super_resolution stage");
+  refused(fixtures::tinySrConfig(), {}, ErrorCode::InvalidArgument, "first model of a package must be a base");
+  Json noSigma = fixtures::tinySrConfig();
+  noSigma["tessera"].erase("cond_sigma");
+  refused(base, {noSigma}, ErrorCode::InvalidArgument, "stage 1: config key \"tessera.stage\": a super_resolution stage needs tessera.cond_sigma");
+  Json three = fixtures::tinySrConfig();
+  three["tessera"]["scale_factor"] = 3;
+  refused(base, {three}, ErrorCode::InvalidArgument, "\"tessera.scale_factor\": value 3 is not 2 or 4");
+  Json plainEmbed = fixtures::tinySrConfig();
+  plainEmbed["class_embed_type"] = nullptr;
+  refused(base, {plainEmbed}, ErrorCode::InvalidArgument, "needs class_embed_type \"timestep\"");
+  Json baseWithScale = base;
+  baseWithScale["tessera"]["scale_factor"] = 2;
+  refused(baseWithScale, {}, ErrorCode::InvalidArgument, "tessera.scale_factor");
+}
+
+TEST_F(Converter, PipelinePackageMetadataAndTensorsMustAgree) {
+  const ConvertResult r = convertChain(fixtures::tinyConfig(), {fixtures::tinySrConfig(4)}, rng_);
+  const std::vector<std::byte>& valid = r.package;
+  const Json meta =
+      parseJsonStrict(TsrContainer::parse(asBytes(valid)).metadataText(), ErrorCode::CorruptModel, "m");
+  const auto refused = [&](const std::vector<std::byte>& f, const std::string& needle) {
+    expectError([&] { ModelPackage::fromBytes(asBytes(f)); }, ErrorCode::CorruptModel, needle);
+  };
+  EXPECT_NO_THROW(ModelPackage::fromBytes(asBytes(repackage(valid, meta))));
+  Json m = meta;
+  m.erase("stages");
+  refused(repackage(valid, m), "tensor \"stages.1.conv_in.weight\" is not part of the architecture");
+  m = meta;
+  m["stages"].push_back(meta["stages"][0]);
+  refused(repackage(valid, m), "tensor \"stages.2.conv_in.weight\", which the architecture needs, is missing");
+  m = meta;
+  m["stages"][0]["architecture"]["out_channels"] = 4;
+  m["stages"][0]["architecture"]["in_channels"] = 8;
+  refused(repackage(valid, m), "stage 1: makes 4 channels");
+  m = meta;
+  m["stages"][0].erase("provenance");
+  refused(repackage(valid, m), "stages[0]: key \"provenance\" is missing");
+  m = meta;
+  m["stages"] = Json::array();
+  refused(repackage(valid, m), "a list of 1 to 8 stages");
+}
+
 class ConverterFolders : public Converter {
  protected:
   void SetUp() override {

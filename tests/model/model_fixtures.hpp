@@ -31,6 +31,26 @@ inline Json tinyConfig() {
               {"tessera", {{"padding_mode", "circular"}, {"classes", {"brick", "moss"}}, {"null_class", 2}}}};
 }
 
+// A super-resolution stage for tinyConfig()'s 3 channels: 6 input channels (image and
+// conditioning), a timestep class embedding for the conditioning's noise level, no attention.
+inline Json tinySrConfig(uint32_t scale = 4, uint32_t outChannels = 3) {
+  return Json{{"_class_name", "UNet2DModel"},
+              {"sample_size", 16},
+              {"in_channels", 2 * outChannels},
+              {"out_channels", outChannels},
+              {"down_block_types", {"DownBlock2D", "DownBlock2D"}},
+              {"up_block_types", {"UpBlock2D", "UpBlock2D"}},
+              {"block_out_channels", {4, 8}},
+              {"layers_per_block", 1},
+              {"norm_num_groups", 4},
+              {"add_attention", false},
+              {"class_embed_type", "timestep"},
+              {"tessera",
+               {{"padding_mode", "circular"}, {"stage", "super_resolution"}, {"scale_factor", scale},
+                {"cond_sigma", 0.05}, {"sigma_data", 0.5}, {"sigma_min", 0.002}, {"sigma_max", 80.0},
+                {"sampler", "dpmpp_2m"}, {"default_steps", 2}}}};
+}
+
 inline std::vector<std::byte> encodeValues(const std::vector<float>& v, SafeDType dtype) {
   std::vector<std::byte> out(v.size() * safeDTypeSize(dtype));
   for (std::size_t i = 0; i < v.size(); ++i) {

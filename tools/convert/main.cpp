@@ -1,8 +1,9 @@
-// tessera-convert MODEL_DIR OUT.tsr [--fp16]
-// Reads a diffusers UNet2DModel folder, checks the checkpoint against its config and writes one
+// tessera-convert MODEL_DIR OUT.tsr [--stage SR_DIR]... [--fp16]
+// Reads a diffusers UNet2DModel folder (and the folders of its super-resolution stages), checks the checkpoint against its config and writes one
 // .tsr package atomically. Exit status: 0 written, 1 refused (the message says why), 2 usage.
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -12,9 +13,10 @@
 namespace {
 
 const char* kUsage =
-    "usage: tessera-convert MODEL_DIR OUT.tsr [--fp16]\n"
+    "usage: tessera-convert MODEL_DIR OUT.tsr [--stage SR_DIR]... [--fp16]\n"
     "\n"
-    "Converts a diffusers UNet2DModel folder into a tessera model package.\n"
+    "Converts a diffusers UNet2DModel folder into a tessera model package; with --stage, a\n"
+    "cascade: the base model and its super-resolution stages in one package.\n"
     "\n"
     "  MODEL_DIR  a folder with config.json and diffusion_pytorch_model.safetensors, or a\n"
     "             diffusers pipeline folder with them in unet/. A scheduler_config.json beside\n"
@@ -23,6 +25,10 @@ const char* kUsage =
     "             classes, sigmas, step schedules) is carried into the package.\n"
     "  OUT.tsr    the package to write; written to a temporary file and renamed, so an\n"
     "             existing OUT.tsr is replaced only by a complete package.\n"
+    "  --stage SR_DIR\n"
+    "             a super-resolution stage (tessera.stage \"super_resolution\" in its config),\n"
+    "             conditioned on the output of the stage before it; repeat in pipeline order\n"
+    "             (e.g. two 2x stages). Each must make the base's channels from twice as many.\n"
     "  --fp16     store the weights as fp16 (default fp32). Weights stay in PyTorch's layout;\n"
     "             the runtime packs them for the device it runs on.\n"
     "  --help     this text.\n"
@@ -46,6 +52,7 @@ std::string withThousands(uint64_t v) {
 int main(int argc, char** argv) {
   using namespace tessera;
   std::vector<std::string> positional;
+  std::vector<std::filesystem::path> stages;
   model::ConvertOptions options;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -55,6 +62,12 @@ int main(int argc, char** argv) {
     }
     if (arg == "--fp16") {
       options.dtype = DType::F16;
+    } else if (arg == "--stage") {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "tessera-convert: --stage needs a model folder\n\n%s", kUsage);
+        return 2;
+      }
+      stages.emplace_back(argv[++i]);
     } else if (arg.size() > 1 && arg[0] == '-') {
       std::fprintf(stderr, "tessera-convert: unknown option %s\n\n%s", arg.c_str(), kUsage);
       return 2;
@@ -67,7 +80,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    const model::ConvertResult r = model::convertModelDir(positional[0], options);
+    const model::ConvertResult r = model::convertPipelineDirs(positional[0], stages, options);
     model::writeFileAtomically(positional[1], model::asBytes(r.package));
     const model::ConvertSummary& s = r.summary;
     std::printf("config     %s\n", s.configPath.string().c_str());
@@ -75,6 +88,8 @@ int main(int argc, char** argv) {
     if (!s.schedulerPath.empty())
       std::printf("scheduler  %s (recorded as the training noise schedule)\n",
                   s.schedulerPath.string().c_str());
+    for (std::size_t k = 0; k < s.stagePaths.size(); ++k)
+      std::printf("stage %zu    %s\n", k + 1, s.stagePaths[k].string().c_str());
     std::printf("wrote      %s\n", positional[1].c_str());
     std::printf("tensors    %zu (%s)\n", s.tensors, dtypeName(s.dtype));
     std::printf("parameters %s\n", withThousands(s.parameters).c_str());
