@@ -104,7 +104,7 @@ def _dihedral(x):
     return torch.stack(out, 1)  # n, 8, c, h, w
 
 
-def nearest_train_distance(x, train, res=32, chunk=256):
+def nearest_train_distance(x, train, res=32, chunk=64, query_chunk=32):
     """Per image of x, the RMS pixel distance (0..255 units) to its nearest training texture at `res` px,
     minimised over every toroidal shift and the 8 flips / rotations of the training texture, since
     training sees textures shifted, flipped and rotated. ||a - T b||^2 = |a|^2 + |b|^2 - 2 <a, T b>,
@@ -116,15 +116,17 @@ def nearest_train_distance(x, train, res=32, chunk=256):
         return t
 
     a, b = prep(x), _dihedral(prep(train))  # n,c,h,w / m,8,c,h,w
-    fa = torch.fft.rfft2(a.double())
+    fa = torch.fft.rfft2(a.double()).conj()
     na = (a.double() ** 2).sum((1, 2, 3))
     best = torch.full((len(a),), float("inf"), dtype=torch.float64)
     for i in range(0, len(b), chunk):
         bb = b[i:i + chunk].double()
         fb = torch.fft.rfft2(bb)  # m,8,c,h,w/2+1
         nb = (bb ** 2).sum((2, 3, 4))  # m,8
-        # correlation of a with every shift of b: irfft(conj(F a) F b), summed over channels
-        corr = torch.fft.irfft2(fa.conj()[:, None, None] * fb[None], s=(res, res)).sum(3)  # n,m,8,h,w
-        d2 = na[:, None, None] + nb[None] - 2 * corr.amax((3, 4))
-        best = torch.minimum(best, d2.reshape(len(a), -1).amin(1))
+        for j in range(0, len(a), query_chunk):
+            # correlation of a with every shift of b, summed over channels in the frequency domain
+            prod = torch.einsum("nchw,mkchw->nmkhw", fa[j:j + query_chunk], fb)
+            corr = torch.fft.irfft2(prod, s=(res, res))  # n,m,8,h,w
+            d2 = na[j:j + query_chunk, None, None] + nb[None] - 2 * corr.amax((3, 4))
+            best[j:j + query_chunk] = torch.minimum(best[j:j + query_chunk], d2.reshape(len(d2), -1).amin(1))
     return (best.clamp_min(0) / (3 * res * res)).sqrt()
