@@ -1,5 +1,7 @@
 // samplerPrepare body: the network's inputs for the current stage, with no host round trip.
-//   netIn[j] = cIn * E[j mod n]      (rows n..2n-1 repeat the batch for the guidance's null rows)
+//   netIn[j] = cIn * E[j mod n]      (rows n..2n-1 repeat the batch for the guidance's null rows;
+//                                     a cascade stage's rows are wider, netPerItem: channels after
+//                                     the state's hold the conditioning and are left alone)
 //   timesteps[j] = cNoise            (fp32 whatever the network's storage type)
 //   classes[j] = one-hot(j < n ? items[j].classLabel : nullClass)   (SAMPLER_HAS_CLASSES)
 // A label >= K gives a zero row; labels are validated where the item rows are written.
@@ -18,6 +20,7 @@ layout(push_constant) uniform Push {
   uint rows;     // nb: n, or 2n with classifier-free guidance
   uint perItem;  // C*H*W
   uint classes;  // K (0 without SAMPLER_HAS_CLASSES)
+  uint netPerItem;  // netIn's row: C'*H*W, C' >= C
 } p;
 
 void main() {
@@ -25,8 +28,10 @@ void main() {
   const uint first = gl_GlobalInvocationID.x;
   const float cIn = params.stage.cIn;
   const uint stateCount = p.items * p.perItem;
-  for (uint i = first; i < p.rows * p.perItem; i += stride)
-    netIn[i] = ST(cIn * es[i < stateCount ? i : i - stateCount]);
+  for (uint i = first; i < p.rows * p.perItem; i += stride) {
+    const uint row = i / p.perItem;
+    netIn[row * p.netPerItem + (i - row * p.perItem)] = ST(cIn * es[i < stateCount ? i : i - stateCount]);
+  }
   for (uint j = first; j < p.rows; j += stride) timesteps[j] = params.stage.cNoise;
 #if SAMPLER_HAS_CLASSES
   for (uint i = first; i < p.rows * p.classes; i += stride) {

@@ -88,7 +88,7 @@ struct UnetGraph::Builder {
     if (it == g.weights_.end()) fail(ErrorCode::InvalidArgument, "UnetGraph: no packed weight " + name);
     const PackedWeight& p = it->second;
     if (p.shape.count() == 0) fail(ErrorCode::InvalidArgument, "UnetGraph: empty weight " + name + " " + p.shape.str());
-    return g.arena_->tensor(ArenaRegion::Weights, p.offset, p.shape, dt);
+    return g.arena_->tensor(ArenaRegion::Weights, g.options_.weightsOffset + p.offset, p.shape, dt);
   }
 
   // ---- ops ----
@@ -372,7 +372,7 @@ void UnetGraph::uploadWeights() {
     arena_->flushStaging(0, size);
     submitter_->run([&](VkCommandBuffer cmd) {
       arena_->recordCopy(cmd, arena_->region(ArenaRegion::Staging, 0, size),
-                         arena_->region(ArenaRegion::Weights, at, size));
+                         arena_->region(ArenaRegion::Weights, options_.weightsOffset + at, size));
     });
   }
   hostWeights_ = {};
@@ -417,6 +417,7 @@ UnetIO UnetGraph::io(uint32_t batch, uint32_t height, uint32_t width) const {
   const model::UnetConfig& c = config();
   uint64_t off[4];
   ioOffsets(options_.batch, options_.height, options_.width, off);
+  for (uint64_t& o : off) o += options_.scratchOffset;
   const DType dt = options_.dtype;
   UnetIO r;
   r.sample = arena_->tensor(ArenaRegion::Scratch, off[0], {batch, c.inChannels, height, width}, dt);
@@ -537,8 +538,8 @@ std::unique_ptr<Program> UnetGraph::build(uint32_t batch, uint32_t height, uint3
 
   if (createArena) {
     ArenaSizes sizes;
-    sizes.weights = std::max<uint64_t>(weightBytes_, align_);
-    sizes.activations = std::max<uint64_t>(plan.total, align_);
+    sizes.weights = std::max<uint64_t>(weightBytes_ + alignUp(options_.extraWeightsBytes, align_), align_);
+    sizes.activations = std::max<uint64_t>({plan.total, alignUp(options_.minActivationBytes, align_), align_});
     if (dev) sizes.scratch = alignUp(ioB + options_.extraScratchBytes, align_);
     // Staging also carries the weights up at load, in pieces of at least 1 MiB.
     sizes.staging = std::max<uint64_t>({stagingB, 1u << 20, alignUp(options_.extraStagingBytes, align_)});
@@ -551,12 +552,24 @@ std::unique_ptr<Program> UnetGraph::build(uint32_t batch, uint32_t height, uint3
     memory_.naiveActivations = plan.naive;
     memory_.peakLiveActivations = peakLiveBytes(lives);
     if (options_.planOnly) return nullptr;
-    if (options_.deviceMemory || options_.stagingMemory) {
+    if (Arena* shared = options_.sharedArena) {
+      const auto room = [&](ArenaRegion r, uint64_t at, uint64_t bytes, const char* what) {
+        if (at + bytes > shared->capacity(r))
+          fail(ErrorCode::OutOfArena, std::string("UnetGraph: the shared arena has no room for this stage's ") + what +
+                                          " (" + std::to_string(bytes) + " bytes at " + std::to_string(at) + " of " +
+                                          std::to_string(shared->capacity(r)) + ")");
+      };
+      room(ArenaRegion::Weights, options_.weightsOffset, weightBytes_, "weights");
+      room(ArenaRegion::Scratch, options_.scratchOffset, ioB, "device IO");
+      arena_ = shared;
+    } else if (options_.deviceMemory || options_.stagingMemory) {
       if (!options_.deviceMemory || !options_.stagingMemory)
         fail(ErrorCode::InvalidArgument, "UnetGraph: host memory needs both a device and a staging block");
-      arena_ = Arena::createInHostMemory(gpu_, sizes, *options_.deviceMemory, *options_.stagingMemory);
+      ownedArena_ = Arena::createInHostMemory(gpu_, sizes, *options_.deviceMemory, *options_.stagingMemory);
+      arena_ = ownedArena_.get();
     } else {
-      arena_ = Arena::create(gpu_, sizes);
+      ownedArena_ = Arena::create(gpu_, sizes);
+      arena_ = ownedArena_.get();
     }
     submitter_ = std::make_unique<vk::Submitter>(gpu_);
     uploadWeights();
@@ -584,7 +597,8 @@ std::unique_ptr<Program> UnetGraph::build(uint32_t batch, uint32_t height, uint3
   }
   for (std::size_t i = 0; i < b.nodes.size(); ++i)
     if (b.nodes[i].staging >= 0)
-      b.resolved[i] = arena_->tensor(dev ? ArenaRegion::Scratch : ArenaRegion::Staging, uint64_t(b.nodes[i].staging),
+      b.resolved[i] = arena_->tensor(dev ? ArenaRegion::Scratch : ArenaRegion::Staging,
+                                     uint64_t(b.nodes[i].staging) + (dev ? options_.scratchOffset : 0),
                                      b.nodes[i].shape, b.nodes[i].dtype);
 
   auto prog = std::make_unique<Program>(gpu_);

@@ -39,6 +39,15 @@ struct UnetGraphOptions {
   // Bind the arena into the host's memory instead of allocating it (see Arena::createInHostMemory).
   const HostMemoryBlock* deviceMemory = nullptr;
   const HostMemoryBlock* stagingMemory = nullptr;
+  // A cascade's stages share one arena. The graph that creates it reserves room for the others:
+  // weights after its own, and activations of at least minActivationBytes (stages run one after
+  // another, so their activation plans overlap from offset 0).
+  uint64_t extraWeightsBytes = 0;
+  uint64_t minActivationBytes = 0;
+  // The other stages build into that arena instead of creating one: their packed weights at
+  // weightsOffset of its weights region, their device IO at scratchOffset of its scratch region.
+  Arena* sharedArena = nullptr;
+  uint64_t weightsOffset = 0, scratchOffset = 0;
 };
 
 // The network's tensors a sampler writes and reads in device-IO mode, for a given shape.
@@ -91,7 +100,9 @@ class UnetGraph {
   // Device-IO tensors for a batch at a size (offsets do not depend on the shape).
   UnetIO io(uint32_t batch, uint32_t height, uint32_t width) const;
   // Where extraScratchBytes start in the scratch region (deviceIO).
-  uint64_t extraScratchOffset() const { return ioBytes_; }
+  uint64_t extraScratchOffset() const { return options_.scratchOffset + ioBytes_; }
+  // The bytes of the weights region this graph's packed weights take.
+  uint64_t weightBytes() const { return weightBytes_; }
   Arena& arena() const { return *arena_; }
   const ArenaSizes& arenaSizes() const { return sizes_; }
   // Fails with InvalidArgument naming the rule when the shape cannot run.
@@ -144,7 +155,8 @@ class UnetGraph {
   // Staging layout: sample, timesteps (fp32), one-hot class labels, output.
   uint64_t stagingSample_ = 0, stagingTime_ = 0, stagingClass_ = 0, stagingOut_ = 0, stagingBytes_ = 0;
 
-  std::unique_ptr<Arena> arena_;
+  std::unique_ptr<Arena> ownedArena_;
+  Arena* arena_ = nullptr;  // ownedArena_, or the shared one
   ArenaSizes sizes_;
   uint64_t ioBytes_ = 0;  // device-IO tensors at the start of the scratch region
   std::unique_ptr<Program> program_;

@@ -9,6 +9,7 @@ struct Push {
   uint32_t rows;
   uint32_t perItem;
   uint32_t classes;
+  uint32_t netPerItem;
 };
 
 constexpr uint32_t kLocal = 256;
@@ -29,7 +30,7 @@ void samplerPrepare(Program& prog, vk::KernelCache& kernels, const BufferRef& pa
   ops::require(rows == s.n || rows == 2 * s.n, op,
                "netIn has " + std::to_string(rows) + " rows; a batch of " + std::to_string(s.n) + " needs " +
                    std::to_string(s.n) + ", or " + std::to_string(2 * s.n) + " with guidance");
-  ops::require(netIn.shape.c == s.c && netIn.shape.h == s.h && netIn.shape.w == s.w, op,
+  ops::require(netIn.shape.c >= s.c && netIn.shape.h == s.h && netIn.shape.w == s.w, op,
                "netIn " + netIn.shape.str() + " does not match the state " + s.str());
   ops::requireFits(netIn, op, "netIn");
   ops::require(timesteps.dtype == DType::F32, op, "timesteps must be fp32");
@@ -50,7 +51,7 @@ void samplerPrepare(Program& prog, vk::KernelCache& kernels, const BufferRef& pa
   const uint32_t spec[] = {kLocal};
   const bool fp16 = netIn.dtype == DType::F16;
   const vk::Kernel& kernel = kernels.get(classes ? "sampler_prepare_classes" : "sampler_prepare", fp16, spec);
-  const Push push{s.n, rows, perItem, k};
+  const Push push{s.n, rows, perItem, k, netIn.shape.c * s.h * s.w};
   const std::size_t work = std::max<std::size_t>(std::size_t(rows) * perItem, std::size_t(rows) * k);
   const uint32_t groups = ops::strideGroups(kernels.gpu(), work, kLocal);
   if (classes)

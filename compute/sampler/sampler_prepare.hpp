@@ -10,7 +10,9 @@ namespace tessera::sampler {
 //   timesteps[j] = cNoise             timesteps: nb values, fp32
 //   classes[j] = one-hot(j < n ? items[j].classLabel : nullClass)   classes: [nb, K, 1, 1] in the
 //                                     network's storage type, or null for unconditional models
-// E is fp32 [n, C, H, W]; cIn, cNoise and nullClass come from the stage row.
+// E is fp32 [n, C, H, W]; cIn, cNoise and nullClass come from the stage row. netIn may have more
+// channels than E ([nb, C', H, W], C' > C: a cascade stage's input, whose channels C.. hold the
+// conditioning); only its first C channels of each row are written.
 void samplerPrepare(Program& prog, vk::KernelCache& kernels, const BufferRef& params, const Tensor& e,
                     const Tensor& netIn, const Tensor& timesteps, const Tensor* classes = nullptr);
 

@@ -1,5 +1,7 @@
 #include "sampler/sampler_prepare.hpp"
 
+#include <cmath>
+
 #include "sampler_test_util.hpp"
 
 namespace tessera::test {
@@ -8,7 +10,7 @@ namespace {
 class SamplerPrepareTest : public GpuTest {};
 
 // n images, `rows` network rows (n or 2n), K classes (0: unconditional).
-void check(DType t, Shape4 s, uint32_t rows, uint32_t classes) {
+void check(DType t, Shape4 s, uint32_t rows, uint32_t classes, uint32_t extraChannels = 0) {
   const uint64_t seed = freshSeed();
   SCOPED_TRACE("seed " + std::to_string(seed) + " state " + s.str() + " rows " + std::to_string(rows) +
                " classes " + std::to_string(classes) + " " + dtypeName(t));
@@ -24,9 +26,9 @@ void check(DType t, Shape4 s, uint32_t rows, uint32_t classes) {
   row.classCount = classes;
 
   const vk::Gpu& gpu = GpuTest::gpu();
-  TensorPool pool(gpu, 4 * (s.count() * 3 + rows * (classes + 1)) + 16384);
+  TensorPool pool(gpu, 4 * (s.count() * 3 * (1 + extraChannels) + rows * (classes + 1)) + 16384);
   const Tensor te = pool.make(s, DType::F32);
-  const Tensor netIn = pool.make({rows, s.c, s.h, s.w}, t);
+  const Tensor netIn = pool.make({rows, s.c + extraChannels, s.h, s.w}, t);
   const Tensor ts = pool.make({rows, 1, 1, 1}, DType::F32);
   Tensor cls;
   if (classes) cls = pool.make({rows, classes, 1, 1}, t);
@@ -39,10 +41,20 @@ void check(DType t, Shape4 s, uint32_t rows, uint32_t classes) {
   sampler::samplerPrepare(prog, GpuTest::kernels(), params, te, netIn, ts, classes ? &cls : nullptr);
   runProgram(gpu, prog);
 
-  std::vector<double> want(netIn.shape.count());
+  std::vector<double> want(std::size_t(rows) * s.c * s.h * s.w);
   const std::size_t stateCount = s.count();
   for (std::size_t i = 0; i < want.size(); ++i) want[i] = double(row.cIn) * e[i % stateCount];
-  expectClose(pool.download(netIn), want, t, "netIn");
+  // A wider input (a cascade stage's) gets the state in its first C channels of each row; the
+  // conditioning's channels after them stay as they were (poisoned here).
+  const std::vector<float> gotIn = pool.download(netIn);
+  const std::size_t perItem = std::size_t(s.c) * s.h * s.w, netPerItem = perItem + std::size_t(extraChannels) * s.h * s.w;
+  std::vector<float> state;
+  for (uint32_t j = 0; j < rows; ++j) {
+    state.insert(state.end(), gotIn.begin() + long(j * netPerItem), gotIn.begin() + long(j * netPerItem + perItem));
+    for (std::size_t k = perItem; k < netPerItem; ++k)
+      ASSERT_TRUE(std::isnan(gotIn[j * netPerItem + k])) << "row " << j << " conditioning element " << k;
+  }
+  expectClose(state, want, t, "netIn");
   const std::vector<float> gotTs = pool.download(ts);
   for (uint32_t j = 0; j < rows; ++j) EXPECT_EQ(gotTs[j], row.cNoise) << "timestep " << j;
   if (classes) {
@@ -66,6 +78,13 @@ TEST_F(SamplerPrepareTest, ClassConditionalInputsMatchReference) {
   for (DType t : precisions()) {
     check(t, {2, 3, 6, 5}, 2, 5);
     check(t, {1, 13, 3, 7}, 1, 1);
+  }
+}
+
+TEST_F(SamplerPrepareTest, CascadeStageInputKeepsItsConditioningChannels) {
+  for (DType t : precisions()) {
+    check(t, {2, 3, 6, 5}, 2, 0, 3);
+    check(t, {1, 4, 3, 7}, 1, 0, 4);
   }
 }
 
