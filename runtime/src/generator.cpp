@@ -62,14 +62,16 @@ GeneratorConfig generatorConfig(const tsr_context_t& ctx, const model::ModelPack
   const ModelDefaults d = modelDefaults(package);
   const vk::Gpu& gpu = ctx.device->gpu();
   GeneratorConfig c;
-  const uint32_t native = d.nativeSize ? d.nativeSize : 64;
+  // A cascade's default is its full output: the base's native size times the stages' scale.
+  const uint32_t native = (d.nativeSize ? d.nativeSize : 64) * package.totalScale();
   c.maxWidth = desc.max_width ? desc.max_width : native;
   c.maxHeight = desc.max_height ? desc.max_height : native;
   c.maxBatch = desc.max_batch ? desc.max_batch : 1;
-  const uint32_t m = d.sizeMultiple;
-  if (c.maxWidth % m || c.maxHeight % m)
-    fail(ErrorCode::InvalidArgument, "max size " + sizeStr(c.maxWidth, c.maxHeight) +
-                                         " is not a multiple of " + std::to_string(m) + ", as this model needs");
+  try {
+    cascadeSizes(package, c.maxWidth, c.maxHeight);
+  } catch (const Error& e) {
+    throw Error(e.code(), std::string("max ") + e.what());
+  }
   if (c.maxWidth > 16384 || c.maxHeight > 16384)
     fail(ErrorCode::InvalidArgument, "max size " + sizeStr(c.maxWidth, c.maxHeight) + " exceeds 16384");
   if (c.maxBatch > 256) fail(ErrorCode::InvalidArgument, "max_batch " + std::to_string(c.maxBatch) + " exceeds 256");
@@ -94,8 +96,13 @@ GeneratorConfig generatorConfig(const tsr_context_t& ctx, const model::ModelPack
     const tsr_shape& s = desc.prepared_shapes[i];
     const std::string what = "prepared shape " + std::to_string(i) + " (" + sizeStr(s.width, s.height) + " batch " +
                              std::to_string(s.batch) + ")";
-    if (!s.width || !s.height || !s.batch || s.width % m || s.height % m)
-      fail(ErrorCode::InvalidArgument, what + ": sizes must be non-zero multiples of " + std::to_string(m));
+    if (!s.width || !s.height || !s.batch)
+      fail(ErrorCode::InvalidArgument, what + ": sizes and batch must be non-zero");
+    try {
+      cascadeSizes(package, s.width, s.height);
+    } catch (const Error& e) {
+      throw Error(e.code(), what + ": " + e.what());
+    }
     if (s.width > c.maxWidth || s.height > c.maxHeight || s.batch > c.maxBatch)
       fail(ErrorCode::InvalidArgument, what + " exceeds the maxima " + sizeStr(c.maxWidth, c.maxHeight) +
                                            " batch " + std::to_string(c.maxBatch));
@@ -122,53 +129,93 @@ GeneratorConfig generatorConfig(const tsr_context_t& ctx, const model::ModelPack
 
 namespace {
 
-struct SamplerSizes {
-  uint64_t scratch = 0, staging = 0;
+// The arena of a pipeline, laid out once for the largest request:
+//   weights:     the base's, then each stage's
+//   activations: the largest stage's plan (stages run one after another)
+//   scratch:     the base's device IO, the generator's shared buffers, the base's state, then
+//                for each later stage its device IO and its state
+// The low-resolution result that conditions a stage lives in the stage before's state, which no
+// later stage overwrites.
+struct PipelineLayout {
+  CascadeSizes extents;
+  std::array<StageExtent, kMaxPipelineStages> stage{};
+  std::array<uint64_t, kMaxPipelineStages> weightsAt{}, ioAt{}, stateAt{};  // stateAt relative to the base's extra scratch
+  uint64_t extraWeights = 0, maxActivations = 0, extraScratch = 0, staging = 0;
+  uint64_t params = 0, pixels = 0, rawInit = 0, rawMask = 0, cond = 0;  // relative to the base's extra scratch
+  uint64_t progress = 0, inputs = 0, masks = 0, outputs = 0, slotOutput = 0;
 };
 
-// Offsets relative to the start of the caller's scratch range (the sampler's state) and of
-// staging; `align` is the device's storage-buffer offset alignment.
-template <class Layout>
-SamplerSizes layoutSampler(Layout& l, uint32_t channels, uint32_t maxBatch, uint32_t h, uint32_t w, uint64_t align) {
-  const uint64_t px = uint64_t(h) * w;
-  const uint64_t state = alignUp(uint64_t(maxBatch) * channels * px * 4, align);
-  uint64_t at = 0;
-  for (uint64_t* o : {&l.x, &l.e, &l.d, &l.p, &l.init}) {
-    *o = at;
-    at += state;
+graph::UnetGraphOptions stageGraphOptions(const GeneratorConfig& c, const StageExtent& e) {
+  graph::UnetGraphOptions o;
+  o.batch = e.netBatch;
+  o.height = e.height;
+  o.width = e.width;
+  o.dtype = c.dtype;
+  o.deviceIO = true;
+  return o;
+}
+
+PipelineLayout layoutPipeline(tsr_context_t& ctx, const model::ModelPackage& package, const GeneratorConfig& c) {
+  const vk::Gpu& gpu = ctx.device->gpu();
+  const uint64_t align = Arena::offsetAlignment(gpu);
+  const uint32_t channels = package.layout().config.outChannels;
+  PipelineLayout l;
+  l.extents = stageExtents(package, c.maxWidth, c.maxHeight);
+  for (uint32_t k = 0; k < l.extents.count; ++k) {
+    StageExtent& e = l.stage[k];
+    e.maxBatch = c.maxBatch;
+    e.netBatch = k == 0 && c.guidance ? 2 * c.maxBatch : c.maxBatch;
+    e.height = l.extents.height[k];
+    e.width = l.extents.width[k];
   }
-  l.mask = at;
-  at += alignUp(uint64_t(maxBatch) * px * 4, align);
+  // Shared buffers, at the request's largest size.
+  const uint64_t px = uint64_t(c.maxHeight) * c.maxWidth;
+  uint64_t at = 0, cond = 0;
+  for (uint32_t k = 0; k + 1 < l.extents.count; ++k)
+    cond = std::max(cond, uint64_t(c.maxBatch) * channels * l.stage[k].height * l.stage[k].width * 4);
   l.params = at;
-  at += alignUp(sampler::paramsBytes(maxBatch), align);
+  at += alignUp(sampler::paramsBytes(c.maxBatch), align);
   l.pixels = at;
-  at += alignUp(sampler::pixelBytes(sampler::PixelFormat::Rgba16F, maxBatch, h, w), align);
+  at += alignUp(sampler::pixelBytes(sampler::PixelFormat::Rgba16F, c.maxBatch, c.maxHeight, c.maxWidth), align);
   l.rawInit = at;
-  at += alignUp(uint64_t(maxBatch) * px * 4, align);
+  at += alignUp(uint64_t(c.maxBatch) * px * 4, align);
   l.rawMask = at;
-  at += alignUp(uint64_t(maxBatch) * px, align);
-  SamplerSizes s;
-  s.scratch = at;
+  at += alignUp(uint64_t(c.maxBatch) * px, align);
+  l.cond = at;
+  at += alignUp(std::max<uint64_t>(cond, 4), align);
+  l.stateAt[0] = at;
+  at += Stage::stateBytes(channels, l.stage[0], align);
+  for (uint32_t k = 1; k < l.extents.count; ++k) {
+    // Each later stage's own network: plan it alone for its weights, activations and device IO.
+    graph::UnetGraphOptions o = stageGraphOptions(c, l.stage[k]);
+    o.planOnly = true;
+    const graph::UnetGraph plan(gpu, *ctx.kernels, package.stages()[k - 1], o);
+    l.weightsAt[k] = l.extraWeights;
+    l.extraWeights += alignUp(plan.arenaSizes().weights, align);
+    l.maxActivations = std::max(l.maxActivations, plan.arenaSizes().activations);
+    l.ioAt[k] = at;
+    at += plan.arenaSizes().scratch;
+    l.stateAt[k] = at;
+    at += Stage::stateBytes(channels, l.stage[k], align);
+  }
+  l.extraScratch = at;
   // Staging: the progress word; the job's init images and masks, packed group after group and
   // copied to rawInit / rawMask when the group starts; one host-memory output slot per image.
   l.progress = 0;
   l.inputs = align;
-  l.masks = l.inputs + alignUp(uint64_t(maxBatch) * px * 4, align);
-  l.outputs = l.masks + alignUp(uint64_t(maxBatch) * px, align);
+  l.masks = l.inputs + alignUp(uint64_t(c.maxBatch) * px * 4, align);
+  l.outputs = l.masks + alignUp(uint64_t(c.maxBatch) * px, align);
   l.slotOutput = alignUp(px * 8, 16);
-  s.staging = l.outputs + maxBatch * l.slotOutput;
-  return s;
+  l.staging = l.outputs + c.maxBatch * l.slotOutput;
+  return l;
 }
 
-graph::UnetGraphOptions graphOptions(const GeneratorConfig& c, uint32_t netBatch, const SamplerSizes& s) {
-  graph::UnetGraphOptions o;
-  o.batch = netBatch;
-  o.height = c.maxHeight;
-  o.width = c.maxWidth;
-  o.dtype = c.dtype;
-  o.deviceIO = true;
-  o.extraScratchBytes = s.scratch;
-  o.extraStagingBytes = s.staging;
+graph::UnetGraphOptions baseGraphOptions(const GeneratorConfig& c, const PipelineLayout& l) {
+  graph::UnetGraphOptions o = stageGraphOptions(c, l.stage[0]);
+  o.extraScratchBytes = l.extraScratch;
+  o.extraStagingBytes = l.staging;
+  o.extraWeightsBytes = l.extraWeights;
+  o.minActivationBytes = l.maxActivations;
   o.deviceMemory = c.deviceMemory;
   o.stagingMemory = c.stagingMemory;
   return o;
@@ -179,13 +226,11 @@ graph::UnetGraphOptions graphOptions(const GeneratorConfig& c, uint32_t netBatch
 tsr_memory_requirements Generator::query(tsr_context_t& ctx, const model::ModelPackage& package,
                                          const GeneratorConfig& config) {
   const vk::Gpu& gpu = ctx.device->gpu();
-  Layout l{};
-  const SamplerSizes s = layoutSampler(l, package.layout().config.outChannels, config.maxBatch, config.maxHeight,
-                                       config.maxWidth, Arena::offsetAlignment(gpu));
-  graph::UnetGraphOptions o = graphOptions(config, config.maxBatch * (config.guidance ? 2 : 1), s);
+  std::lock_guard lock(ctx.mutex);
+  const PipelineLayout l = layoutPipeline(ctx, package, config);
+  graph::UnetGraphOptions o = baseGraphOptions(config, l);
   o.planOnly = true;
   o.deviceMemory = o.stagingMemory = nullptr;
-  std::lock_guard lock(ctx.mutex);
   graph::UnetGraph plan(gpu, *ctx.kernels, package, o);
   const ArenaSizes& sizes = plan.arenaSizes();
   const ArenaRequirements req = Arena::requiredBytes(gpu, sizes);
@@ -209,33 +254,37 @@ Generator::Generator(tsr_context_t& ctx, const model::ModelPackage& package, con
     : ctx_(ctx), package_(package), config_(config), defaults_(modelDefaults(package)), gpu_(ctx.device->gpu()) {
   const model::UnetConfig& uc = package.layout().config;
   channels_ = uc.outChannels;
-  if (uc.inChannels != uc.outChannels || channels_ > 4)
-    fail(ErrorCode::Unsupported, "the model maps " + std::to_string(uc.inChannels) + " channels to " +
-                                     std::to_string(uc.outChannels) + "; a texture model maps 1 to 4 channels to as many");
   classCount_ = uc.numClassEmbeds.value_or(0);
-  if (defaults_.kind != ModelKind::Edm)
-    schedule_ = sampler::NoiseSchedule::fromJson(*package.metadata().trainingNoiseSchedule);
-  planInput_.schedule = schedule_;
-  planInput_.sigmas.reserve(kMaxSteps);
-  planWorkspace_.reserve(kMaxSteps, schedule_ ? schedule_->numTrainTimesteps : 0);
-  plan_.stages.reserve(2 * kMaxSteps);
-  plan_.sigmas.reserve(2 * kMaxSteps);
-  plan_.cNoise.reserve(2 * kMaxSteps);
-  const SamplerSizes s = layoutSampler(layout_, channels_, config.maxBatch, config.maxHeight, config.maxWidth,
-                                       Arena::offsetAlignment(gpu_));
   {
     std::lock_guard lock(ctx.mutex);  // kernels and the queue (the weights' upload)
-    graph_ = std::make_unique<graph::UnetGraph>(gpu_, *ctx.kernels,  package,
-                                                graphOptions(config, config.maxBatch * (config.guidance ? 2 : 1), s));
+    const PipelineLayout l = layoutPipeline(ctx, package, config);
+    // Offsets in the scratch region count from the end of the base's device IO (x0).
+    stages_.push_back(std::make_unique<Stage>(ctx, package, 0, l.stage[0], baseGraphOptions(config, l), l.stateAt[0], 0));
+    const uint64_t x0 = stages_[0]->graph().extraScratchOffset();
+    Arena& a = stages_[0]->graph().arena();
+    const uint64_t baseWeights = alignUp(stages_[0]->graph().weightBytes(), Arena::offsetAlignment(gpu_));
+    for (uint32_t k = 1; k < l.extents.count; ++k) {
+      graph::UnetGraphOptions o = stageGraphOptions(config, l.stage[k]);
+      o.sharedArena = &a;
+      o.weightsOffset = baseWeights + l.weightsAt[k];
+      o.scratchOffset = x0 + l.ioAt[k];
+      stages_.push_back(std::make_unique<Stage>(ctx, package.stages()[k - 1], k, l.stage[k], o, l.stateAt[k], x0));
+    }
+    layout_ = {x0 + l.params, x0 + l.pixels, x0 + l.rawInit, x0 + l.rawMask, x0 + l.cond,
+               l.progress, l.inputs, l.masks, l.outputs, l.slotOutput};
+    shared_.params = scratch(layout_.params, sampler::paramsBytes(config.maxBatch));
+    shared_.rawInit = scratch(layout_.rawInit, 4);
+    shared_.rawMask = scratch(layout_.rawMask, 4);
+    shared_.pixels = scratch(layout_.pixels, 4);
+    shared_.cond = scratch(layout_.cond, 4);
     for (const tsr_shape& shape : config.prepared) prepareShape(shape);
   }
   const uint32_t n = config.maxBatch;
   items_.reserve(n);
   groups_.reserve(n);
-  groupRows_.reserve(n);
   itemRows_.resize(n);
-  rows_.reserve(n * (kReservedEvaluations + 1));
-  work_.reserve(n * (kReservedEvaluations * 5 + 6));
+  rows_.reserve(n * (kReservedEvaluations + 1) * stages_.size());
+  work_.reserve(n * (kReservedEvaluations * 5 + 10) * stages_.size());
 
   const auto& fn = gpu_.fn;
   VkCommandPoolCreateInfo pi{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
@@ -264,77 +313,38 @@ Generator::~Generator() {
 }
 
 void Generator::prepareShape(const tsr_shape& shape) {
-  const uint32_t nets[] = {shape.batch, config_.guidance ? 2 * shape.batch : 0};
-  for (uint32_t nb : nets) {
-    if (!nb) continue;
-    for (ops::Padding pad : {ops::Padding::Zeros, ops::Padding::Circular}) netProgram({nb, shape.height, shape.width, pad}, true);
-    for (bool init : {false, true})
-      for (bool mask : {false, true}) {
-        if (mask && !init) continue;
-        for (auto f : {sampler::PixelFormat::Rgba8, sampler::PixelFormat::Rgba16F})
-          samplerPrograms({shape.batch, nb, shape.height, shape.width, init, mask, f}, true);
-      }
+  const CascadeSizes sizes = cascadeSizes(package_, shape.width, shape.height);
+  for (uint32_t k = 0; k < sizes.count; ++k) {
+    Stage& st = *stages_[k];
+    const uint32_t h = sizes.height[k], w = sizes.width[k];
+    const uint32_t nets[] = {shape.batch, k == 0 && config_.guidance ? 2 * shape.batch : 0};
+    for (uint32_t nb : nets) {
+      if (!nb) continue;
+      for (ops::Padding pad : {ops::Padding::Zeros, ops::Padding::Circular}) st.netProgram({nb, h, w, pad}, true);
+      for (bool init : {false, true})
+        for (bool mask : {false, true}) {
+          if (mask && !init) continue;
+          if (init && sizes.count > 1) continue;  // init images and masks run without the cascade (docs/API.md)
+          for (auto f : {sampler::PixelFormat::Rgba8, sampler::PixelFormat::Rgba16F})
+            st.samplerPrograms({shape.batch, nb, h, w, init, mask, f}, shared_, true);
+        }
+    }
+    if (k > 0) st.conditionProgram(*stages_[k - 1], shape.batch, h, w, shared_, true);
   }
 }
 
+std::size_t Generator::programCount() const {
+  std::size_t n = 0;
+  for (const auto& s : stages_) n += s->programCount();
+  return n;
+}
+
 BufferRef Generator::scratch(uint64_t offset, uint64_t bytes) const {
-  return graph_->arena().region(ArenaRegion::Scratch, graph_->extraScratchOffset() + offset, bytes);
+  return arena().region(ArenaRegion::Scratch, offset, bytes);
 }
 
 BufferRef Generator::staging(uint64_t offset, uint64_t bytes) const {
-  return graph_->arena().region(ArenaRegion::Staging, offset, bytes);
-}
-
-sampler::SamplerState Generator::state(uint32_t n, uint32_t h, uint32_t w) const {
-  const Shape4 s{n, channels_, h, w};
-  auto t = [&](uint64_t off) {
-    return Tensor{scratch(off, s.count() * 4), DType::F32, s};
-  };
-  return {t(layout_.x), t(layout_.e), t(layout_.d), t(layout_.p)};
-}
-
-const Program& Generator::netProgram(const NetKey& k, bool build) {
-  auto it = netPrograms_.find(k);
-  if (it != netPrograms_.end()) return *it->second;
-  if (!build)
-    fail(ErrorCode::Unsupported, "batch " + std::to_string(k.netBatch) + " at " + sizeStr(k.width, k.height) +
-                                     " was not prepared at creation and the generator has TSR_GENERATOR_STRICT_SHAPES");
-  auto p = graph_->buildProgram(k.netBatch, k.height, k.width, k.padding);
-  return *netPrograms_.emplace(k, std::move(p)).first->second;
-}
-
-const Generator::SamplerPrograms& Generator::samplerPrograms(const SamplerKey& k, bool build) {
-  auto it = samplerPrograms_.find(k);
-  if (it != samplerPrograms_.end()) return it->second;
-  if (!build)
-    fail(ErrorCode::Unsupported, "batch " + std::to_string(k.n) + " at " + sizeStr(k.width, k.height) +
-                                     " was not prepared at creation and the generator has TSR_GENERATOR_STRICT_SHAPES");
-  vk::KernelCache& kernels = *ctx_.kernels;
-  const sampler::SamplerState st = state(k.n, k.height, k.width);
-  const BufferRef params = scratch(layout_.params, sampler::paramsBytes(config_.maxBatch));
-  const Shape4 s{k.n, channels_, k.height, k.width};
-  const Tensor init{scratch(layout_.init, s.count() * 4), DType::F32, s};
-  const Shape4 ms{k.n, 1, k.height, k.width};
-  const Tensor mask{scratch(layout_.mask, ms.count() * 4), DType::F32, ms};
-  // The group's packed inputs are copied from staging to rawInit / rawMask before this runs.
-  const uint64_t px = uint64_t(k.height) * k.width;
-  const graph::UnetIO io = graph_->io(k.netBatch, k.height, k.width);
-  SamplerPrograms p;
-  p.begin = std::make_unique<Program>(gpu_);
-  if (k.init) sampler::imageDecode(*p.begin, kernels, scratch(layout_.rawInit, k.n * px * 4), init);
-  if (k.mask) sampler::maskDecode(*p.begin, kernels, scratch(layout_.rawMask, alignUp(k.n * px, 4)), mask);
-  sampler::samplerStart(*p.begin, kernels, params, st, k.init ? &init : nullptr);
-  p.prepare = std::make_unique<Program>(gpu_);
-  sampler::samplerPrepare(*p.prepare, kernels, params, st.e, io.sample, io.timesteps,
-                          classCount_ ? &io.classes : nullptr);
-  p.update = std::make_unique<Program>(gpu_);
-  sampler::samplerUpdate(*p.update, kernels, params, io.output, st, k.mask ? &init : nullptr,
-                         k.mask ? &mask : nullptr);
-  p.encode = std::make_unique<Program>(gpu_);
-  sampler::imageEncode(*p.encode, kernels, st.x, scratch(layout_.pixels, sampler::pixelBytes(k.format, k.n, k.height, k.width)),
-                       k.format);
-  for (auto* q : {p.begin.get(), p.prepare.get(), p.update.get(), p.encode.get()}) q->finalize();
-  return samplerPrograms_.emplace(k, std::move(p)).first->second;
+  return arena().region(ArenaRegion::Staging, offset, bytes);
 }
 
 
@@ -360,10 +370,7 @@ Generator::Item Generator::normalize(const tsr_request& r) const {
   it.output = r.output;
   it.width = r.width ? r.width : config_.maxWidth;
   it.height = r.height ? r.height : config_.maxHeight;
-  const uint32_t m = defaults_.sizeMultiple;
-  if (it.width % m || it.height % m)
-    fail(ErrorCode::InvalidArgument, "size " + sizeStr(it.width, it.height) + " is not a multiple of " +
-                                         std::to_string(m) + ", as this model needs");
+  it.sizes = cascadeSizes(package_, it.width, it.height);
   if (it.width > config_.maxWidth || it.height > config_.maxHeight)
     fail(ErrorCode::OutOfArena, "size " + sizeStr(it.width, it.height) + " exceeds the " +
                                     sizeStr(config_.maxWidth, config_.maxHeight) +
@@ -417,6 +424,10 @@ Generator::Item Generator::normalize(const tsr_request& r) const {
     fail(ErrorCode::InvalidArgument, "a mask needs an init image (init_rgba) whose kept region it marks");
   if (it.init && channels_ != 3 && channels_ != 4)
     fail(ErrorCode::Unsupported, "init images need an RGB or RGBA model");
+  if (it.init && it.sizes.count > 1)
+    fail(ErrorCode::Unsupported, "init images and masks at " + sizeStr(it.width, it.height) +
+                                     " (a size the cascade makes) are not supported yet; use at most " +
+                                     sizeStr(baseNativeSize(package_), baseNativeSize(package_)));
   const tsr_output& o = r.output;
   it.format = pixelFormatOf(o.format);
   switch (o.kind) {
@@ -478,7 +489,6 @@ void Generator::begin(const tsr_request* requests, uint32_t count) {
 void Generator::beginJob(const tsr_request* requests, uint32_t count) {
   items_.clear();
   groups_.clear();
-  groupRows_.clear();
   rows_.clear();
   work_.clear();
   evaluationsTotal_ = evaluationsDone_ = 0;
@@ -506,7 +516,7 @@ void Generator::beginJob(const tsr_request* requests, uint32_t count) {
       std::rotate(items_.begin() + long(last) + 1, items_.begin() + long(i), items_.begin() + long(i) + 1);
   }
   uint64_t initAt = layout_.inputs, maskAt = layout_.masks;
-  auto* base = static_cast<std::byte*>(graph_->arena().stagingMapped());
+  auto* base = static_cast<std::byte*>(arena().stagingMapped());
   for (uint32_t i = 0; i < items_.size();) {
     Group g{};
     g.first = i;
@@ -515,12 +525,20 @@ void Generator::beginJob(const tsr_request* requests, uint32_t count) {
     const Item& it = items_[i];
     g.width = it.width;
     g.height = it.height;
-    const uint32_t nb = it.guidance != 1.0f ? 2 * g.count : g.count;
     const bool build = !config_.strictShapes;
+    g.stageCount = it.sizes.count;
     {
       std::lock_guard lock(ctx_.mutex);  // building programs uses the shared kernel cache
-      g.net = &netProgram({nb, it.height, it.width, it.padding}, build);
-      g.sampler = &samplerPrograms({g.count, nb, it.height, it.width, it.init, it.mask, it.format}, build);
+      for (uint32_t k = 0; k < g.stageCount; ++k) {
+        Stage& st = *stages_[k];
+        const uint32_t h = it.sizes.height[k], w = it.sizes.width[k];
+        const uint32_t nb = k == 0 && it.guidance != 1.0f ? 2 * g.count : g.count;
+        StageRun& run = g.stages[k];
+        run.net = &st.netProgram({nb, h, w, it.padding}, build);
+        run.sampler = &st.samplerPrograms({g.count, nb, h, w, it.init, it.mask, it.format}, shared_, build);
+        run.condition = k ? &st.conditionProgram(*stages_[k - 1], g.count, h, w, shared_, build) : nullptr;
+        run.classValues = k ? st.classValues(nb, h, w).ref : BufferRef{};
+      }
     }
     const uint64_t px = uint64_t(it.width) * it.height;
     g.initAt = initAt;
@@ -542,7 +560,7 @@ void Generator::beginJob(const tsr_request* requests, uint32_t count) {
     i += g.count;
   }
   std::memset(base + layout_.progress, 0, 4);
-  graph_->arena().flushStaging(0, layout_.outputs);
+  arena().flushStaging(0, layout_.outputs);
   cursor_ = dispatchCursor_ = 0;
   evaluationsRecorded_ = 0;
   state_ = State::Begun;
@@ -551,61 +569,45 @@ void Generator::beginJob(const tsr_request* requests, uint32_t count) {
 void Generator::planGroup(std::size_t gi) {
   Group& g = groups_[gi];
   const Item& it = items_[g.first];
-  const auto& t = package_.metadata().tessera;
-  sampler::PlanInput& in = planInput_;
-  in.sampler = it.sampler;
-  in.steps = it.steps;
-  in.parameterization = defaults_.kind == ModelKind::Edm       ? sampler::Parameterization::Edm
-                        : defaults_.kind == ModelKind::Epsilon ? sampler::Parameterization::Epsilon
-                                                               : sampler::Parameterization::VPrediction;
-  if (t.sigmaData) in.sigmaData = *t.sigmaData;
-  if (t.sigmaMin) in.sigmaMin = *t.sigmaMin;
-  if (t.sigmaMax) in.sigmaMax = *t.sigmaMax;
-  if (t.rho) in.rho = *t.rho;
-  in.sigmas.clear();
-  if (it.sampler == sampler::SamplerKind::Consistency) {
-    const auto found = t.stepSigmas.find(it.steps);
-    if (found == t.stepSigmas.end()) {
-      std::string known;
-      for (const auto& [n, v] : t.stepSigmas) known += (known.empty() ? "" : ", ") + std::to_string(n);
-      fail(ErrorCode::Unsupported, "consistency sampling with " + std::to_string(it.steps) +
-                                       " steps: the model lists step sigmas for " +
-                                       (known.empty() ? std::string("no step count (it is not distilled)") : known));
-    }
-    in.sigmas.assign(found->second.begin(), found->second.end());
-  }
-  in.strength = it.strength;
-  in.inpaint = it.mask;
-  in.guidance = it.guidance;
-  in.classCount = classCount_;
-  in.nullClass = t.nullClass.value_or(0);
-  sampler::plan(in, planWorkspace_, plan_);
-  const sampler::StagePlan& plan = plan_;
-  g.startRow = rows_.size();
-  rows_.push_back(plan.start);
-  for (const sampler::StageParams& r : plan.stages) rows_.push_back(r);
-  groupRows_.push_back(uint32_t(plan.stages.size()));
-
   const uint32_t gidx = uint32_t(gi);
   work_.push_back({WorkKind::Inputs, gidx, nullptr});
-  work_.push_back({WorkKind::Row, uint32_t(g.startRow), nullptr});
-  work_.push_back({WorkKind::Dispatches, 0, g.sampler->begin.get()});
-  for (std::size_t k = 0; k < plan.stages.size(); ++k) {
-    work_.push_back({WorkKind::Row, uint32_t(g.startRow + 1 + k), nullptr});
-    work_.push_back({WorkKind::Dispatches, 0, g.sampler->prepare.get()});
-    work_.push_back({WorkKind::Dispatches, 0, g.net});
-    work_.push_back({WorkKind::Dispatches, 0, g.sampler->update.get()});
-    work_.push_back({WorkKind::Progress, ++evaluationsTotal_, nullptr});
-  }
-  work_.push_back({WorkKind::Dispatches, 0, g.sampler->encode.get()});
-  work_.push_back({WorkKind::Outputs, gidx, nullptr});
   auto units = [](const Program& p) {
     double c = 0;
     for (std::size_t i = 0; i < p.size(); ++i) c += p.cost(i);
     return c / 1e6;
   };
-  const double perEvaluation = units(*g.sampler->prepare) + units(*g.net) + units(*g.sampler->update);
-  workTotal_ += units(*g.sampler->begin) + units(*g.sampler->encode) + perEvaluation * double(plan.stages.size());
+  // Stage after stage: each one's start, evaluations and (after the base) the conditioning
+  // from the stage before; only the last one's state is encoded.
+  for (uint32_t k = 0; k < g.stageCount; ++k) {
+    Stage& st = *stages_[k];
+    StageRun& run = g.stages[k];
+    const Stage::Request req =
+        k == 0 ? Stage::Request{it.sampler, it.steps, it.guidance, it.strength, it.mask} : st.ownRequest();
+    const sampler::StagePlan& plan = st.plan(req);
+    if (k > 0) {
+      work_.push_back({WorkKind::Fill, gidx, nullptr, k});
+      work_.push_back({WorkKind::Dispatches, 0, run.condition});
+      workTotal_ += units(*run.condition);
+    }
+    run.startRow = rows_.size();
+    rows_.push_back(plan.start);
+    for (const sampler::StageParams& r : plan.stages) rows_.push_back(r);
+    work_.push_back({WorkKind::Row, uint32_t(run.startRow), nullptr});
+    work_.push_back({WorkKind::Dispatches, 0, run.sampler->begin.get()});
+    for (std::size_t e = 0; e < plan.stages.size(); ++e) {
+      work_.push_back({WorkKind::Row, uint32_t(run.startRow + 1 + e), nullptr});
+      work_.push_back({WorkKind::Dispatches, 0, run.sampler->prepare.get()});
+      work_.push_back({WorkKind::Dispatches, 0, run.net});
+      work_.push_back({WorkKind::Dispatches, 0, run.sampler->update.get()});
+      work_.push_back({WorkKind::Progress, ++evaluationsTotal_, nullptr});
+    }
+    const double perEvaluation = units(*run.sampler->prepare) + units(*run.net) + units(*run.sampler->update);
+    workTotal_ += units(*run.sampler->begin) + perEvaluation * double(plan.stages.size());
+  }
+  const StageRun& last = g.stages[g.stageCount - 1];
+  work_.push_back({WorkKind::Dispatches, 0, last.sampler->encode.get()});
+  work_.push_back({WorkKind::Outputs, gidx, nullptr});
+  workTotal_ += units(*last.sampler->encode);
 }
 
 void Generator::barrier(VkCommandBuffer cmd, VkPipelineStageFlags src, VkAccessFlags srcAccess,
@@ -657,6 +659,13 @@ void Generator::recordWork(VkCommandBuffer cmd, const Work& w) {
       barrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_HOST_BIT,
               VK_ACCESS_HOST_READ_BIT);
       evaluationsRecorded_ = w.index;
+      break;
+    }
+    case WorkKind::Fill: {
+      // The stage's float class label, the same for every row: the conditioning's noise level.
+      barrier(cmd, kWork, kAll, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT);
+      const BufferRef& t = groups_[w.index].stages[w.stage].classValues;
+      fn.vkCmdFillBuffer(cmd, t.buffer, t.offset, t.size, stages_[w.stage]->augmentationLabelBits());
       break;
     }
     case WorkKind::Outputs: recordOutputs(cmd, groups_[w.index]); break;
@@ -784,15 +793,15 @@ void Generator::record(VkCommandBuffer cmd) {
 }
 
 uint32_t Generator::readProgress() const {
-  graph_->arena().invalidateStaging(layout_.progress, 4);
+  arena().invalidateStaging(layout_.progress, 4);
   uint32_t v = 0;
-  std::memcpy(&v, static_cast<const std::byte*>(graph_->arena().stagingMapped()) + layout_.progress, 4);
+  std::memcpy(&v, static_cast<const std::byte*>(arena().stagingMapped()) + layout_.progress, 4);
   return v;
 }
 
 void Generator::finishJob() {
-  auto* base = static_cast<const std::byte*>(graph_->arena().stagingMapped());
-  graph_->arena().invalidateStaging(layout_.outputs, items_.size() * layout_.slotOutput);
+  auto* base = static_cast<const std::byte*>(arena().stagingMapped());
+  arena().invalidateStaging(layout_.outputs, items_.size() * layout_.slotOutput);
   for (std::size_t i = 0; i < items_.size(); ++i) {
     const Item& it = items_[i];
     const tsr_output& o = it.output;

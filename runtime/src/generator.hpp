@@ -9,7 +9,10 @@
 #include <tuple>
 #include <vector>
 
+#include <array>
+
 #include "arena.hpp"
+#include "cascade_sizes.hpp"
 #include "graph/unet_graph.hpp"
 #include "handles.hpp"
 #include "model_defaults.hpp"
@@ -17,6 +20,7 @@
 #include "sampler/sampler_params.hpp"
 #include "sampler/schedule.hpp"
 #include "sampler/sampler_state.hpp"
+#include "stage.hpp"
 
 namespace tessera::runtime {
 
@@ -54,29 +58,11 @@ class Generator {
   bool wait(uint64_t timeoutNs);  // likewise, waiting at most timeoutNs
   tsr_progress progress() const;
 
-  // For tests and benchmarks: the programs built so far, and whether a shape is prepared.
-  std::size_t programCount() const { return netPrograms_.size() + samplerPrograms_.size(); }
+  // For tests and benchmarks: the programs built so far.
+  std::size_t programCount() const;
 
  private:
   enum class State { Idle, Begun, Recorded, Submitted };
-  // The network's Program depends on the batch it runs, the size and the padding; the sampler's
-  // small Programs also on the images' count and which inputs and output format the group has.
-  struct NetKey {
-    uint32_t netBatch, height, width;
-    ops::Padding padding;
-    auto tie() const { return std::tie(netBatch, height, width, padding); }
-    bool operator<(const NetKey& o) const { return tie() < o.tie(); }
-  };
-  struct SamplerKey {
-    uint32_t n, netBatch, height, width;
-    bool init, mask;
-    sampler::PixelFormat format;
-    auto tie() const { return std::tie(n, netBatch, height, width, init, mask, format); }
-    bool operator<(const SamplerKey& o) const { return tie() < o.tie(); }
-  };
-  struct SamplerPrograms {
-    std::unique_ptr<Program> begin, prepare, update, encode;
-  };
   struct Item {
     const tsr_request* request;  // valid during begin() only: inputs are copied there
     tsr_output output;           // copied: the host's request need not outlive begin()
@@ -89,25 +75,32 @@ class Generator {
     sampler::PixelFormat format;
     bool init, mask;
     uint32_t index;  // in the host's array
+    CascadeSizes sizes;  // the stages it runs and their sizes
     bool sameGroup(const Item& o) const;
   };
-  struct Group {
+  // One stage's part of a group's work.
+  struct StageRun {
     const Program* net;
-    const SamplerPrograms* sampler;
+    const Stage::SamplerPrograms* sampler;
+    const Program* condition;  // stage k >= 1: the conditioning from the stage before
+    BufferRef classValues;     // stage k >= 1: its float class label, filled before it runs
+    std::size_t startRow;      // rows_[startRow] is the start row, then one per evaluation
+  };
+  struct Group {
+    std::array<StageRun, kMaxPipelineStages> stages;
+    uint32_t stageCount;
     uint32_t first, count;  // items [first, first+count) of the job, also their staging slots
     uint32_t width, height;
     uint64_t initAt, maskAt;  // the group's packed inputs in staging
-    std::size_t startRow;   // rows_[startRow] is the start row, then one per evaluation
   };
-  enum class WorkKind : uint8_t { Inputs, Row, Dispatches, Progress, Outputs };
+  enum class WorkKind : uint8_t { Inputs, Row, Dispatches, Progress, Fill, Outputs };
   struct Work {
     WorkKind kind;
     uint32_t index;          // Inputs/Outputs: group; Row: row; Progress: evaluations done after it
     const Program* program;  // Dispatches
+    uint32_t stage = 0;      // Fill: the stage of group `index` whose class label is filled
   };
 
-  const Program& netProgram(const NetKey& key, bool build);
-  const SamplerPrograms& samplerPrograms(const SamplerKey& key, bool build);
   void prepareShape(const tsr_shape& shape);
   Item normalize(const tsr_request& r) const;
   void planGroup(std::size_t groupIndex);
@@ -119,6 +112,7 @@ class Generator {
   uint32_t readProgress() const;
   void finishJob();
   void requireState(State s, const char* what) const;
+  Arena& arena() const { return stages_[0]->graph().arena(); }
   BufferRef scratch(uint64_t offset, uint64_t bytes) const;
   BufferRef staging(uint64_t offset, uint64_t bytes) const;
 
@@ -127,30 +121,21 @@ class Generator {
   GeneratorConfig config_;
   ModelDefaults defaults_;
   const vk::Gpu& gpu_;
-  std::unique_ptr<graph::UnetGraph> graph_;
+  std::vector<std::unique_ptr<Stage>> stages_;  // the base, then the super-resolution stages in reach
   uint32_t channels_ = 3, classCount_ = 0;
 
-  // The sampler's part of the scratch region and of staging (offsets; see the constructor).
+  // The generator's part of the scratch region (absolute offsets) and of staging.
   struct Layout {
-    uint64_t x, e, d, p, init, mask, params, pixels, rawInit, rawMask;  // scratch
-    uint64_t progress, inputs, masks, outputs, slotOutput;                // staging
+    uint64_t params, pixels, rawInit, rawMask, cond;  // scratch
+    uint64_t progress, inputs, masks, outputs, slotOutput;  // staging
   } layout_{};
-  sampler::SamplerState state(uint32_t n, uint32_t h, uint32_t w) const;
-
-  std::map<NetKey, std::unique_ptr<Program>> netPrograms_;
-  std::map<SamplerKey, SamplerPrograms> samplerPrograms_;
-  std::optional<sampler::NoiseSchedule> schedule_;
-  // plan()'s input, scratch and output, reserved at creation so that begin() allocates nothing.
-  sampler::PlanInput planInput_;
-  sampler::PlanWorkspace planWorkspace_;
-  sampler::StagePlan plan_;
+  SharedBuffers shared_{};
 
   // The job (capacity reserved at creation so that a job of prepared shapes allocates nothing).
   State state_ = State::Idle;
   std::vector<Item> items_;
   std::vector<Group> groups_;
   std::vector<sampler::StageParams> rows_;
-  std::vector<uint32_t> groupRows_;  // evaluations of each group
   std::vector<sampler::ItemParams> itemRows_;
   std::vector<Work> work_;
   std::size_t cursor_ = 0, dispatchCursor_ = 0;
