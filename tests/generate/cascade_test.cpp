@@ -1,0 +1,200 @@
+// A cascade (a base and super-resolution stages in one package) through the public API: against
+// tools/train/cascade_reference.py, an independent PyTorch implementation of the same pipeline
+// with the same Philox noise on every stream; seeds across batch positions; tileability at 256²;
+// progress over every stage; and requests the cascade cannot run. The models are small random
+// ones the script writes at test time (a 16 px base, a 4x stage, two 2x stages).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <vector>
+
+#include "converter.hpp"
+#include "file_io.hpp"
+#include "op_harness.hpp"
+#include "tessera/tessera.hpp"
+
+#if defined(__unix__)
+#include <sys/wait.h>
+#endif
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace tessera;
+
+const fs::path kRepo = fs::path(__FILE__).parent_path().parent_path().parent_path();
+
+int runReference(const std::string& args) {
+  const std::string py = std::getenv("TESSERA_PYTHON") ? std::getenv("TESSERA_PYTHON") : "/usr/bin/python3";
+  const std::string cmd = "\"" + py + "\" -c 'import torch' 2>/dev/null && \"" + py + "\" \"" +
+                          (kRepo / "tools" / "train" / "cascade_reference.py").string() + "\" " + args;
+  int rc = std::system(cmd.c_str());
+#if defined(__unix__)
+  if (rc != -1 && WIFEXITED(rc)) rc = WEXITSTATUS(rc);
+#endif
+  return rc;
+}
+
+class CascadeTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = fs::temp_directory_path() / ("tessera_cascade_" + std::to_string(test::freshSeed()));
+    fs::create_directories(dir_);
+    if (runReference("--make-fixture \"" + dir_.string() + "\"") != 0) return;
+    const auto write = [](const std::vector<fs::path>& stages, const char* name) {
+      const model::ConvertResult r = model::convertPipelineDirs(dir_ / "base", stages, {});
+      model::writeFileAtomically(dir_ / name, model::asBytes(r.package));
+    };
+    write({dir_ / "sr4"}, "c4.tsr");
+    write({dir_ / "sr2a", dir_ / "sr2b"}, "c22.tsr");
+    ready_ = true;
+  }
+  static void TearDownTestSuite() { fs::remove_all(dir_); }
+  void SetUp() override {
+    if (!ready_) GTEST_SKIP() << "no Python with PyTorch (set TESSERA_PYTHON)";
+    auto cd = tsr::standaloneDesc();
+    cd.validation = VK_TRUE;
+    cd.on_validation_message = [](const char* m, void*) { ADD_FAILURE() << "validation: " << m; };
+    ctx_.emplace(tsr::Context::standalone(cd));
+  }
+
+  tsr::Generator generator(const tsr::Model& m, uint32_t maxSize, uint32_t maxBatch = 1) {
+    auto gd = tsr::generatorDesc();
+    gd.max_width = gd.max_height = maxSize;
+    gd.max_batch = maxBatch;
+    gd.precision = TSR_PRECISION_FP32;
+    return tsr::Generator(*ctx_, m, gd);
+  }
+  static tsr_request request(uint32_t size, uint64_t seed, int cls, std::vector<uint8_t>& out) {
+    tsr_request r = tsr::request();
+    r.width = r.height = size;
+    r.seed = seed;
+    r.class_index = cls;
+    r.steps = 2;
+    out.assign(std::size_t(size) * size * 4, 0xAB);  // poisoned
+    r.output.pixels = out.data();
+    return r;
+  }
+
+  static inline fs::path dir_;
+  static inline bool ready_ = false;
+  std::optional<tsr::Context> ctx_;
+};
+
+struct ParityCase {
+  const char* package;
+  uint32_t size;
+  uint64_t seed;
+  int cls;
+};
+
+class CascadeParity : public CascadeTest, public ::testing::WithParamInterface<ParityCase> {};
+
+TEST_P(CascadeParity, MatchesThePyTorchCascade) {
+  const ParityCase c = GetParam();
+  const fs::path model = dir_ / c.package, ref = dir_ / ("ref_" + std::to_string(test::freshSeed()));
+  ASSERT_EQ(runReference("--check \"" + model.string() + "\" " + std::to_string(c.size) + " 2 " +
+                         std::to_string(c.seed) + " " + std::to_string(c.cls) + " \"" + ref.string() + "\""),
+            0);
+  std::ifstream in(ref, std::ios::binary);
+  const std::vector<uint8_t> want((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_EQ(want.size(), std::size_t(c.size) * c.size * 4);
+  tsr::Model m = tsr::Model::load(model.string());
+  tsr::Generator gen = generator(m, 64);
+  std::vector<uint8_t> got;
+  tsr_request r = request(c.size, c.seed, c.cls, got);
+  gen.generate({&r, 1});
+  double sum = 0;
+  int worst = 0;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    const int d = std::abs(int(got[i]) - int(want[i]));
+    sum += d;
+    worst = std::max(worst, d);
+  }
+  std::printf("  %s at %u: mean |difference| %.4f, largest %d (8-bit levels)\n", c.package, c.size,
+              sum / double(got.size()), worst);
+  EXPECT_LT(sum / double(got.size()), 0.05);
+  EXPECT_LE(worst, 3);
+}
+
+INSTANTIATE_TEST_SUITE_P(Cascades, CascadeParity,
+                         ::testing::Values(ParityCase{"c4.tsr", 64, 7, 1},    // base 16 -> 4x
+                                           ParityCase{"c4.tsr", 16, 3, 2},    // the base alone
+                                           ParityCase{"c22.tsr", 64, 11, 0},  // 16 -> 2x -> 2x
+                                           ParityCase{"c22.tsr", 32, 5, 1}),  // one of the two stages
+                         [](const auto& info) {
+                           return std::string(info.param.package[1] == '4' ? "c4_" : "c22_") +
+                                  std::to_string(info.param.size);
+                         });
+
+TEST_F(CascadeTest, SeedGivesTheSameTextureAtAnyBatchPositionAndProgressCountsEveryStage) {
+  tsr::Model m = tsr::Model::load((dir_ / "c4.tsr").string());
+  tsr::Generator gen = generator(m, 64, 3);
+  std::vector<uint8_t> alone, a, b, c;
+  tsr_request r = request(64, 9, 1, alone);
+  gen.generate({&r, 1});
+  const tsr_progress p1 = gen.progress();
+  EXPECT_EQ(p1.evaluations_total, 4u) << "2 of the base (DPM-Solver++ 2M) and 2 of the 4x stage (consistency)";
+  EXPECT_EQ(p1.evaluations_done, 4u);
+  tsr_request three[] = {request(64, 5, 0, a), request(64, 9, 1, b), request(64, 6, 2, c)};
+  gen.generate(three);
+  EXPECT_EQ(b, alone) << "the second of three equals the same seed alone";
+  EXPECT_NE(a, b);
+  EXPECT_EQ(gen.progress().evaluations_total, 4u);
+}
+
+TEST_F(CascadeTest, TileableAt256) {
+  tsr::Model m = tsr::Model::load((dir_ / "c4.tsr").string());
+  tsr::Generator gen = generator(m, 256);
+  std::vector<uint8_t> px;
+  tsr_request r = request(256, 17, 0, px);
+  r.tiling = TSR_TILING_TILEABLE;
+  gen.generate({&r, 1});
+  auto at = [&](uint32_t x, uint32_t y, int ch) { return double(px[(std::size_t(y) * 256 + x) * 4 + ch]); };
+  double wrap = 0, inner = 0;
+  for (int ch = 0; ch < 3; ++ch)
+    for (uint32_t y = 0; y < 256; ++y) {
+      wrap += std::abs(at(0, y, ch) - at(255, y, ch)) + std::abs(at(y, 0, ch) - at(y, 255, ch));
+      for (uint32_t x = 0; x + 1 < 256; ++x)
+        inner += std::abs(at(x + 1, y, ch) - at(x, y, ch)) + std::abs(at(y, x + 1, ch) - at(y, x, ch));
+    }
+  const double score = (wrap / (2 * 3 * 256.0)) / std::max(inner / (2 * 3 * 256.0 * 255.0), 1e-9);
+  std::printf("  seam score at 256x256 (wrap-edge / interior gradient): %.3f\n", score);
+  EXPECT_LT(score, 1.3);
+}
+
+TEST_F(CascadeTest, BadRequestsAndSizesAreRefusedNamingTheProblem) {
+  tsr::Model m = tsr::Model::load((dir_ / "c4.tsr").string());
+  const tsr_model_info info = m.info();
+  EXPECT_EQ(info.native_size, 16u);
+  tsr::Generator gen = generator(m, 64);
+  tsr_generator g = gen.get();
+  std::vector<uint8_t> px;
+  const auto refused = [&](tsr_request r, tsr_result code, const std::string& needle) {
+    EXPECT_EQ(tsr_generator_begin(g, &r, 1), code);
+    EXPECT_NE(std::string(tsr_last_error()).find(needle), std::string::npos) << tsr_last_error();
+  };
+  refused(request(42, 1, 0, px), TSR_ERROR_INVALID_ARGUMENT, "the base at 1/4 of it, and must be a multiple of 8 (e.g. 24x24)");
+  refused(request(128, 1, 0, px), TSR_ERROR_OUT_OF_ARENA, "exceeds the 64x64");
+  tsr_request withInit = request(64, 1, 0, px);
+  std::vector<uint8_t> init(64 * 64 * 4, 128);
+  withInit.init_rgba = init.data();
+  withInit.strength = 0.5f;
+  refused(withInit, TSR_ERROR_UNSUPPORTED, "not supported yet");
+  // A refused job leaves the generator usable.
+  tsr_request ok = request(64, 1, 0, px);
+  gen.generate({&ok, 1});
+  // A max size the cascade cannot make is refused at creation, and the arena does not fit a huge one.
+  auto gd = tsr::generatorDesc();
+  gd.max_width = gd.max_height = 66;
+  tsr_generator bad = nullptr;
+  EXPECT_EQ(tsr_generator_create(ctx_->get(), m.get(), &gd, &bad), TSR_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(tsr_last_error()).find("max size 66x66"), std::string::npos) << tsr_last_error();
+  EXPECT_EQ(bad, nullptr);
+}
+
+}  // namespace
