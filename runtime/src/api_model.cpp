@@ -1,4 +1,5 @@
 // Models: a validated package, immutable once loaded, shareable between threads and contexts.
+#include <cstddef>
 #include <algorithm>
 #include <cctype>
 #include <cstring>
@@ -53,7 +54,8 @@ tsr_result tsr_model_load_memory(const void* data, size_t size, tsr_model* out) 
 tsr_result tsr_model_get_info(tsr_model m, tsr_model_info* info) {
   return guard("tsr_model_get_info", [&] {
     if (!m) fail(ErrorCode::InvalidArgument, "model is NULL");
-    checkStruct(info, "tsr_model_info");
+    // Hosts built before cascades pass the shorter struct; the stage fields are written only when present.
+    checkStruct(info, "tsr_model_info", offsetof(tsr_model_info, stage_count));
     const model::ModelPackage& p = m->package;
     const runtime::ModelDefaults d = runtime::modelDefaults(p);
     info->channels = p.layout().config.outChannels;
@@ -68,6 +70,10 @@ tsr_result tsr_model_get_info(tsr_model m, tsr_model_info* info) {
     info->consistency_steps = 0;
     for (const auto& [steps, sigmas] : p.metadata().tessera.stepSigmas)
       if (steps < 32) info->consistency_steps |= 1u << steps;
+    if (info->struct_size >= sizeof(tsr_model_info)) {
+      info->stage_count = uint32_t(p.stages().size());
+      info->cascade_scale = p.totalScale();
+    }
     info->parameter_count = 0;
     info->weight_bytes = 0;
     for (const model::TsrTensor& t : p.tensors()) {

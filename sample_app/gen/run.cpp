@@ -193,6 +193,12 @@ int run(const Options& o) {
       info.native_size, info.tileable ? "tileable" : "plain", samplerName(info.default_sampler),
       info.default_steps, double(info.default_guidance), loadMs);
 
+  if (info.stage_count)
+    console.say("cascade: %u super-resolution stage(s), %ux in all: sizes above %ux%u run the base at up to "
+                "%ux%u and the stages after it (%ux%u)\n",
+                info.stage_count, info.cascade_scale, info.native_size, info.native_size, info.native_size,
+                info.native_size, info.native_size * info.cascade_scale, info.native_size * info.cascade_scale);
+
   // The generator, built for exactly the shapes the jobs use.
   auto gdesc = tsr::generatorDesc();
   gdesc.max_width = width;

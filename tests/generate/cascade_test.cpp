@@ -171,6 +171,9 @@ TEST_F(CascadeTest, BadRequestsAndSizesAreRefusedNamingTheProblem) {
   tsr::Model m = tsr::Model::load((dir_ / "c4.tsr").string());
   const tsr_model_info info = m.info();
   EXPECT_EQ(info.native_size, 16u);
+  EXPECT_EQ(info.stage_count, 1u);
+  EXPECT_EQ(info.cascade_scale, 4u);
+  EXPECT_EQ(tsr::Model::load((dir_ / "c22.tsr").string()).info().stage_count, 2u);
   tsr::Generator gen = generator(m, 64);
   tsr_generator g = gen.get();
   std::vector<uint8_t> px;

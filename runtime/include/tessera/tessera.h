@@ -160,6 +160,10 @@ typedef struct tsr_model_info {
   /* Bit n set: the model lists distilled step sigmas for n-step TSR_SAMPLER_CONSISTENCY
      (n < 32); 0: not a consistency model. */
   uint32_t consistency_steps;
+  /* A cascade (docs/API.md): the super-resolution stages after the base (0: the base alone) and
+     the product of their scale factors (1 without stages); sizes above native_size run them. */
+  uint32_t stage_count;
+  uint32_t cascade_scale;
 } tsr_model_info;
 
 TSR_API void tsr_model_info_defaults(tsr_model_info* info);
