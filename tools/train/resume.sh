@@ -8,7 +8,7 @@
 # On a machine without a run's checkpoint (a fresh one), the teacher continues from the committed
 # package models/teacher.tsr (or $TESSERA_INIT: another .tsr or export directory) with a fresh
 # optimizer, rather than from random weights; TESSERA_INIT=none starts from scratch. The SR stage
-# likewise continues from $TESSERA_SR_INIT when it names weights.
+# likewise continues from models/sr256.tsr (or $TESSERA_SR_INIT; none: from scratch).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cache="${TESSERA_CACHE:-$HOME/.cache/tessera}"
@@ -25,7 +25,7 @@ if [ "$which" = teacher ]; then
   source_pkg="${TESSERA_INIT:-$here/../../models/teacher.tsr}"
 else
   script=train_sr.py; run="${TESSERA_SR_RUN:-$cache/runs/sr256}"; pidfile="$cache/sr.pid"
-  source_pkg="${TESSERA_SR_INIT:-none}"
+  source_pkg="${TESSERA_SR_INIT:-$here/../../models/sr256.tsr}"
 fi
 
 if [ -f "$pidfile" ]; then
