@@ -130,9 +130,9 @@ TSR_API void tsr_context_info_defaults(tsr_context_info* info);
 /* tessera creates its own instance and device (a tool, a test, a game without Vulkan). */
 TSR_API tsr_result tsr_context_create_standalone(const tsr_standalone_desc* desc, tsr_context* out);
 /* tessera works on the host's device through its vkGet*ProcAddr; it never creates a device,
- * never touches global loader state, and uses the named queue only in tsr_generator_submit,
- * tsr_generate and the query / wait of a job submitted so (the host must not use that VkQueue
- * on another thread during those calls, as Vulkan requires). Nothing else, creation included,
+ * never touches global loader state, and uses the named queue only in tsr_generator_submit and
+ * tsr_generate (the host must not use that VkQueue on another thread during those calls, as
+ * Vulkan requires; query and wait use only tessera's fence). Nothing else, creation included,
  * touches any queue: a render thread may keep submitting to it meanwhile. */
 TSR_API tsr_result tsr_context_create_from_device(const tsr_host_device_desc* desc, tsr_context* out);
 TSR_API tsr_result tsr_context_get_info(tsr_context context, tsr_context_info* info);
