@@ -348,16 +348,13 @@ void UnetGraph::packWeights() {
   }
 }
 
-void UnetGraph::uploadWeights() {
-  // Through the staging region in pieces, so staging stays the size of a request's inputs.
-  const uint64_t chunk = arena_->capacity(ArenaRegion::Staging);
+void UnetGraph::writePackedWeights(std::byte* out) const {
   const std::size_t es = dtypeSize(options_.dtype);
-  std::vector<std::byte> bytes(weightBytes_);
   for (std::size_t r = 0; r < weightRuns_.size(); ++r) {
     const auto [offset, first] = weightRuns_[r];
     const std::size_t last = r + 1 < weightRuns_.size() ? weightRuns_[r + 1].second : hostWeights_.size();
     for (std::size_t i = first; i < last; ++i) {
-      std::byte* dst = bytes.data() + offset + (i - first) * es;
+      std::byte* dst = out + offset + (i - first) * es;
       if (options_.dtype == DType::F16) {
         const uint16_t hv = model::floatToHalf(hostWeights_[i]);
         std::memcpy(dst, &hv, 2);
@@ -366,6 +363,23 @@ void UnetGraph::uploadWeights() {
       }
     }
   }
+}
+
+void UnetGraph::uploadWeights() {
+  if (options_.deferWeightUpload) {
+    // Packed straight into their own staging range; the first recording copies them.
+    std::byte* staged = static_cast<std::byte*>(arena_->stagingMapped()) + weightStagingOffset_;
+    std::memset(staged, 0, weightBytes_);  // the gaps between tensors, so the copy reads defined bytes
+    writePackedWeights(staged);
+    arena_->flushStaging(weightStagingOffset_, weightBytes_);
+    hostWeights_ = {};
+    weightRuns_ = {};
+    return;
+  }
+  // Through the staging region in pieces, so staging stays the size of a request's inputs.
+  const uint64_t chunk = arena_->capacity(ArenaRegion::Staging);
+  std::vector<std::byte> bytes(weightBytes_);
+  writePackedWeights(bytes.data());
   for (uint64_t at = 0; at < weightBytes_; at += chunk) {
     const uint64_t size = std::min(chunk, weightBytes_ - at);
     std::memcpy(arena_->stagingMapped(), bytes.data() + at, size);
@@ -377,6 +391,15 @@ void UnetGraph::uploadWeights() {
   }
   hostWeights_ = {};
   weightRuns_ = {};
+  weightsUploaded_ = true;
+}
+
+void UnetGraph::recordWeightUpload(VkCommandBuffer cmd) const {
+  if (!options_.deferWeightUpload || !arena_)
+    fail(ErrorCode::InvalidArgument, "UnetGraph: the weights are uploaded at construction (no deferWeightUpload)");
+  if (!weightBytes_) return;
+  arena_->recordCopy(cmd, arena_->region(ArenaRegion::Staging, weightStagingOffset_, weightBytes_),
+                     arena_->region(ArenaRegion::Weights, options_.weightsOffset, weightBytes_));
 }
 
 void UnetGraph::prepare(uint32_t batch, uint32_t height, uint32_t width) {
@@ -541,8 +564,15 @@ std::unique_ptr<Program> UnetGraph::build(uint32_t batch, uint32_t height, uint3
     sizes.weights = std::max<uint64_t>(weightBytes_ + alignUp(options_.extraWeightsBytes, align_), align_);
     sizes.activations = std::max<uint64_t>({plan.total, alignUp(options_.minActivationBytes, align_), align_});
     if (dev) sizes.scratch = alignUp(ioB + options_.extraScratchBytes, align_);
-    // Staging also carries the weights up at load, in pieces of at least 1 MiB.
-    sizes.staging = std::max<uint64_t>({stagingB, 1u << 20, alignUp(options_.extraStagingBytes, align_)});
+    const uint64_t own = std::max<uint64_t>(stagingB, alignUp(options_.extraStagingBytes, align_));
+    if (options_.deferWeightUpload) {
+      // The packed weights wait after the caller's staging until the first recording copies them.
+      weightStagingOffset_ = alignUp(own, align_);
+      sizes.staging = weightStagingOffset_ + alignUp(std::max<uint64_t>(weightBytes_, 4), align_);
+    } else {
+      // Staging also carries the weights up at load, in pieces of at least 1 MiB.
+      sizes.staging = std::max<uint64_t>(own, 1u << 20);
+    }
     sizes_ = sizes;
     ioBytes_ = dev ? ioB : 0;
     memory_.weights = weightBytes_;
@@ -561,6 +591,10 @@ std::unique_ptr<Program> UnetGraph::build(uint32_t batch, uint32_t height, uint3
       };
       room(ArenaRegion::Weights, options_.weightsOffset, weightBytes_, "weights");
       room(ArenaRegion::Scratch, options_.scratchOffset, ioB, "device IO");
+      if (options_.deferWeightUpload) {
+        room(ArenaRegion::Staging, options_.weightStagingOffset, weightBytes_, "packed weights in staging");
+        weightStagingOffset_ = options_.weightStagingOffset;
+      }
       arena_ = shared;
     } else if (options_.deviceMemory || options_.stagingMemory) {
       if (!options_.deviceMemory || !options_.stagingMemory)
@@ -571,7 +605,7 @@ std::unique_ptr<Program> UnetGraph::build(uint32_t batch, uint32_t height, uint3
       ownedArena_ = Arena::create(gpu_, sizes);
       arena_ = ownedArena_.get();
     }
-    submitter_ = std::make_unique<vk::Submitter>(gpu_);
+    if (!options_.deferWeightUpload) submitter_ = std::make_unique<vk::Submitter>(gpu_);
     uploadWeights();
   }
   const uint64_t capacity = arena_->capacity(ArenaRegion::Activations);

@@ -36,6 +36,10 @@ struct UnetGraphOptions {
   uint64_t extraStagingBytes = 0;  // staging at least this large, for the caller
   // Plan only: compute memory() and arenaSizes() without allocating or uploading anything.
   bool planOnly = false;
+  // Submit nothing at construction: the packed weights wait in a staging range of their own, and
+  // the caller records their copy (recordWeightUpload) into a command buffer it submits — a
+  // host's, so that creating a graph never touches a queue. Staging then also holds the weights.
+  bool deferWeightUpload = false;
   // Bind the arena into the host's memory instead of allocating it (see Arena::createInHostMemory).
   const HostMemoryBlock* deviceMemory = nullptr;
   const HostMemoryBlock* stagingMemory = nullptr;
@@ -45,9 +49,11 @@ struct UnetGraphOptions {
   uint64_t extraWeightsBytes = 0;
   uint64_t minActivationBytes = 0;
   // The other stages build into that arena instead of creating one: their packed weights at
-  // weightsOffset of its weights region, their device IO at scratchOffset of its scratch region.
+  // weightsOffset of its weights region, their device IO at scratchOffset of its scratch region,
+  // and with deferWeightUpload their packed weights waiting at weightStagingOffset of its staging
+  // (room the creating graph's caller reserved in extraStagingBytes).
   Arena* sharedArena = nullptr;
-  uint64_t weightsOffset = 0, scratchOffset = 0;
+  uint64_t weightsOffset = 0, scratchOffset = 0, weightStagingOffset = 0;
 };
 
 // The network's tensors a sampler writes and reads in device-IO mode, for a given shape.
@@ -105,6 +111,13 @@ class UnetGraph {
   uint64_t weightBytes() const { return weightBytes_; }
   Arena& arena() const { return *arena_; }
   const ArenaSizes& arenaSizes() const { return sizes_; }
+  // deferWeightUpload: whether the weights' copy still has to run (until markWeightsUploaded),
+  // and recording it: a barrier behind earlier transfer and compute work, then one copy from
+  // staging to the weights region. Program::record's first barrier makes it visible to shaders.
+  bool weightsUploaded() const { return weightsUploaded_; }
+  void recordWeightUpload(VkCommandBuffer cmd) const;
+  void markWeightsUploaded() { weightsUploaded_ = true; }
+
   // Fails with InvalidArgument naming the rule when the shape cannot run.
   void checkShape(uint32_t batch, uint32_t height, uint32_t width) const { checkSize(batch, height, width); }
 
@@ -129,6 +142,7 @@ class UnetGraph {
   const model::UnetConfig& config() const { return package_.layout().config; }
   void packWeights();
   void uploadWeights();
+  void writePackedWeights(std::byte* out) const;
   std::unique_ptr<Program> build(uint32_t batch, uint32_t height, uint32_t width, ops::Padding padding,
                                  bool createArena, bool adopt);
   uint64_t ioOffsets(uint32_t batch, uint32_t height, uint32_t width, uint64_t* offsets) const;
@@ -150,6 +164,8 @@ class UnetGraph {
   std::vector<float> hostWeights_;  // freed after upload
   std::vector<std::pair<uint64_t, std::size_t>> weightRuns_;  // (region offset, first value) per tensor
   uint64_t weightBytes_ = 0;
+  uint64_t weightStagingOffset_ = 0;  // deferWeightUpload: where the packed weights wait
+  bool weightsUploaded_ = false;
   std::map<std::string, std::unique_ptr<ops::Conv2d>> convs_;
 
   // Staging layout: sample, timesteps (fp32), one-hot class labels, output.

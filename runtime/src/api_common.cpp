@@ -11,8 +11,6 @@ tsr_result setError(tsr_result result, const std::string& message) {
   return result;
 }
 
-void clearError() { lastError.clear(); }
-
 const char* lastErrorText() { return lastError.c_str(); }
 
 tsr_result resultFor(ErrorCode code) {
@@ -37,7 +35,7 @@ extern "C" {
 const char* tsr_last_error(void) { return tessera::runtime::lastErrorText(); }
 
 const char* tsr_result_name(tsr_result r) {
-  switch (r) {
+  switch (tessera::runtime::enumValue(r)) {
     case TSR_SUCCESS: return "TSR_SUCCESS";
     case TSR_NOT_READY: return "TSR_NOT_READY";
     case TSR_ERROR_INVALID_ARGUMENT: return "TSR_ERROR_INVALID_ARGUMENT";
@@ -50,6 +48,7 @@ const char* tsr_result_name(tsr_result r) {
     case TSR_ERROR_IO: return "TSR_ERROR_IO";
     case TSR_ERROR_BUSY: return "TSR_ERROR_BUSY";
     case TSR_ERROR_INTERNAL: return "TSR_ERROR_INTERNAL";
+    default: break;
   }
   return "TSR_RESULT_UNKNOWN";
 }

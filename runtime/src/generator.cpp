@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "output_barriers.hpp"
 #include "sampler/image_decode.hpp"
 #include "sampler/sampler_prepare.hpp"
 #include "sampler/sampler_start.hpp"
@@ -27,7 +28,7 @@ uint32_t mipCount(uint32_t w, uint32_t h) {
   return n;
 }
 
-sampler::SamplerKind kindOf(tsr_sampler s) {
+sampler::SamplerKind kindOf(int32_t s) {
   switch (s) {
     case TSR_SAMPLER_EULER: return sampler::SamplerKind::Euler;
     case TSR_SAMPLER_HEUN: return sampler::SamplerKind::Heun;
@@ -37,17 +38,17 @@ sampler::SamplerKind kindOf(tsr_sampler s) {
     case TSR_SAMPLER_CONSISTENCY: return sampler::SamplerKind::Consistency;
     default: break;
   }
-  fail(ErrorCode::InvalidArgument, "sampler " + std::to_string(int(s)) + " is not a tsr_sampler value");
+  fail(ErrorCode::InvalidArgument, "sampler " + std::to_string(s) + " is not a tsr_sampler value");
 }
 
-sampler::PixelFormat pixelFormatOf(VkFormat f) {
+sampler::PixelFormat pixelFormatOf(int32_t f) {
   switch (f) {
     case VK_FORMAT_R8G8B8A8_SRGB:
     case VK_FORMAT_R8G8B8A8_UNORM: return sampler::PixelFormat::Rgba8;
     case VK_FORMAT_R16G16B16A16_SFLOAT: return sampler::PixelFormat::Rgba16F;
     default: break;
   }
-  fail(ErrorCode::Unsupported, "output format " + std::to_string(int(f)) +
+  fail(ErrorCode::Unsupported, "output format " + std::to_string(f) +
                                    " is not supported (VK_FORMAT_R8G8B8A8_SRGB, _UNORM or R16G16B16A16_SFLOAT)");
 }
 
@@ -75,7 +76,7 @@ GeneratorConfig generatorConfig(const tsr_context_t& ctx, const model::ModelPack
   if (c.maxWidth > 16384 || c.maxHeight > 16384)
     fail(ErrorCode::InvalidArgument, "max size " + sizeStr(c.maxWidth, c.maxHeight) + " exceeds 16384");
   if (c.maxBatch > 256) fail(ErrorCode::InvalidArgument, "max_batch " + std::to_string(c.maxBatch) + " exceeds 256");
-  switch (desc.precision) {
+  switch (const int32_t precision = enumValue(desc.precision)) {
     case TSR_PRECISION_AUTO: c.dtype = gpu.facts.storage16 ? DType::F16 : DType::F32; break;
     case TSR_PRECISION_FP32: c.dtype = DType::F32; break;
     case TSR_PRECISION_FP16:
@@ -84,7 +85,7 @@ GeneratorConfig generatorConfig(const tsr_context_t& ctx, const model::ModelPack
                                                   gpu.facts.name + " does not have enabled");
       c.dtype = DType::F16;
       break;
-    default: fail(ErrorCode::InvalidArgument, "precision " + std::to_string(int(desc.precision)) + " is unknown");
+    default: fail(ErrorCode::InvalidArgument, "precision " + std::to_string(precision) + " is unknown");
   }
   if (desc.flags & ~uint32_t(TSR_GENERATOR_STRICT_SHAPES | TSR_GENERATOR_NO_GUIDANCE))
     fail(ErrorCode::InvalidArgument, "unknown generator flags " + std::to_string(desc.flags));
@@ -141,6 +142,7 @@ struct PipelineLayout {
   std::array<StageExtent, kMaxPipelineStages> stage{};
   std::array<uint64_t, kMaxPipelineStages> weightsAt{}, ioAt{}, stateAt{};  // stateAt relative to the base's extra scratch
   uint64_t extraWeights = 0, maxActivations = 0, extraScratch = 0, staging = 0;
+  uint64_t stageWeightsStaging = 0;  // where the later stages' packed weights wait (weightsAt[k] after it)
   uint64_t params = 0, pixels = 0, rawInit = 0, rawMask = 0, cond = 0;  // relative to the base's extra scratch
   uint64_t progress = 0, inputs = 0, masks = 0, outputs = 0, slotOutput = 0;
 };
@@ -207,6 +209,9 @@ PipelineLayout layoutPipeline(tsr_context_t& ctx, const model::ModelPackage& pac
   l.outputs = l.masks + alignUp(uint64_t(c.maxBatch) * px, align);
   l.slotOutput = alignUp(px * 8, 16);
   l.staging = l.outputs + c.maxBatch * l.slotOutput;
+  // The later stages' packed weights wait in staging for the first job to copy them, as the base's do.
+  l.stageWeightsStaging = alignUp(l.staging, align);
+  l.staging = l.stageWeightsStaging + l.extraWeights;
   return l;
 }
 
@@ -216,6 +221,7 @@ graph::UnetGraphOptions baseGraphOptions(const GeneratorConfig& c, const Pipelin
   o.extraStagingBytes = l.staging;
   o.extraWeightsBytes = l.extraWeights;
   o.minActivationBytes = l.maxActivations;
+  o.deferWeightUpload = true;  // creation submits nothing: the first job's recording copies them
   o.deviceMemory = c.deviceMemory;
   o.stagingMemory = c.stagingMemory;
   return o;
@@ -268,6 +274,8 @@ Generator::Generator(tsr_context_t& ctx, const model::ModelPackage& package, con
       o.sharedArena = &a;
       o.weightsOffset = baseWeights + l.weightsAt[k];
       o.scratchOffset = x0 + l.ioAt[k];
+      o.deferWeightUpload = true;  // creation submits nothing, for any stage
+      o.weightStagingOffset = l.stageWeightsStaging + l.weightsAt[k];
       stages_.push_back(std::make_unique<Stage>(ctx, package.stages()[k - 1], k, l.stage[k], o, l.stateAt[k], x0));
     }
     layout_ = {x0 + l.params, x0 + l.pixels, x0 + l.rawInit, x0 + l.rawMask, x0 + l.cond,
@@ -391,8 +399,9 @@ Generator::Item Generator::normalize(const tsr_request& r) const {
     it.classLabel = uint32_t(r.class_index);
   }
   it.seed = r.seed;
-  const tsr_sampler s = r.sampler == TSR_SAMPLER_DEFAULT ? defaults_.sampler : r.sampler;
-  it.sampler = kindOf(s);
+  const int32_t requested = enumValue(r.sampler);
+  it.sampler = kindOf(requested == TSR_SAMPLER_DEFAULT ? int32_t(defaults_.sampler) : requested);
+  const tsr_sampler s = requested == TSR_SAMPLER_DEFAULT ? defaults_.sampler : tsr_sampler(requested);
   it.steps = r.steps ? r.steps : defaultSteps(package_, defaults_, s);
   if (it.steps > kMaxSteps)
     fail(ErrorCode::InvalidArgument, "steps " + std::to_string(it.steps) + " exceeds " + std::to_string(kMaxSteps));
@@ -407,13 +416,13 @@ Generator::Item Generator::normalize(const tsr_request& r) const {
       fail(ErrorCode::InvalidArgument, "guidance " + std::to_string(it.guidance) +
                                            " on a generator created with TSR_GENERATOR_NO_GUIDANCE (use 1)");
   }
-  switch (r.tiling) {
+  switch (const int32_t tiling = enumValue(r.tiling)) {
     case TSR_TILING_DEFAULT:
       it.padding = t.paddingMode == model::PaddingMode::Circular ? ops::Padding::Circular : ops::Padding::Zeros;
       break;
     case TSR_TILING_TILEABLE: it.padding = ops::Padding::Circular; break;
     case TSR_TILING_PLAIN: it.padding = ops::Padding::Zeros; break;
-    default: fail(ErrorCode::InvalidArgument, "tiling " + std::to_string(int(r.tiling)) + " is unknown");
+    default: fail(ErrorCode::InvalidArgument, "tiling " + std::to_string(tiling) + " is unknown");
   }
   it.init = r.init_rgba != nullptr;
   it.mask = r.mask != nullptr;
@@ -429,8 +438,8 @@ Generator::Item Generator::normalize(const tsr_request& r) const {
                                      " (a size the cascade makes) are not supported yet; use at most " +
                                      sizeStr(baseNativeSize(package_), baseNativeSize(package_)));
   const tsr_output& o = r.output;
-  it.format = pixelFormatOf(o.format);
-  switch (o.kind) {
+  it.format = pixelFormatOf(enumValue(o.format));
+  switch (const int32_t kind = enumValue(o.kind)) {
     case TSR_OUTPUT_HOST_MEMORY:
       if (!o.pixels) fail(ErrorCode::InvalidArgument, "output.pixels is NULL (TSR_OUTPUT_HOST_MEMORY)");
       if (o.row_pitch && o.row_pitch < size_t(it.width) * pixelSize(it.format))
@@ -442,6 +451,7 @@ Generator::Item Generator::normalize(const tsr_request& r) const {
       break;
     case TSR_OUTPUT_IMAGE: {
       if (!o.image) fail(ErrorCode::InvalidArgument, "output.image is VK_NULL_HANDLE (TSR_OUTPUT_IMAGE)");
+      it.output.final_layout = imageReaders(enumValue(o.final_layout)).layout;
       const uint32_t most = mipCount(it.width, it.height);
       if (o.mip_levels == 0 || o.mip_levels > most)
         fail(ErrorCode::InvalidArgument, "output.mip_levels " + std::to_string(o.mip_levels) + " is outside [1, " +
@@ -458,7 +468,7 @@ Generator::Item Generator::normalize(const tsr_request& r) const {
                                                   " an optimal-tiling image of format " + std::to_string(int(o.format)));
       break;
     }
-    default: fail(ErrorCode::InvalidArgument, "output.kind " + std::to_string(int(o.kind)) + " is unknown");
+    default: fail(ErrorCode::InvalidArgument, "output.kind " + std::to_string(kind) + " is unknown");
   }
   return it;
 }
@@ -562,6 +572,7 @@ void Generator::beginJob(const tsr_request* requests, uint32_t count) {
   std::memset(base + layout_.progress, 0, 4);
   arena().flushStaging(0, layout_.outputs);
   cursor_ = dispatchCursor_ = 0;
+  slices_ = 0;
   evaluationsRecorded_ = 0;
   state_ = State::Begun;
 }
@@ -699,15 +710,16 @@ void Generator::recordOutputs(VkCommandBuffer cmd, const Group& g) {
     barrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_HOST_BIT,
             VK_ACCESS_HOST_READ_BIT);
   if (buffer)
-    barrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT,
-            VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_TRANSFER_READ_BIT);
+    barrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT, bufferReaders().stages,
+            bufferReaders().access);
 }
 
 void Generator::recordImageOutput(VkCommandBuffer cmd, const tsr_output& o, const BufferRef& src, uint32_t w,
                                   uint32_t h) {
   const auto& fn = gpu_.fn;
   const uint32_t levels = o.mip_levels;
-  const VkImageLayout finalLayout = o.final_layout ? o.final_layout : VK_IMAGE_LAYOUT_SHADER_READ_ONLY_OPTIMAL;
+  const OutputReaders after = imageReaders(o.final_layout);
+  const VkImageLayout finalLayout = after.layout;
   auto imageBarrier = [&](uint32_t level, uint32_t count, VkImageLayout from, VkImageLayout to, VkAccessFlags srcA,
                           VkAccessFlags dstA, VkPipelineStageFlags srcS, VkPipelineStageFlags dstS) {
     VkImageMemoryBarrier b{VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER};
@@ -740,12 +752,11 @@ void Generator::recordImageOutput(VkCommandBuffer cmd, const tsr_output& o, cons
     fn.vkCmdBlitImage(cmd, o.image, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, o.image,
                       VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 1, &blit, VK_FILTER_LINEAR);
   }
-  const VkAccessFlags readers = VK_ACCESS_SHADER_READ_BIT;
   if (levels > 1)
-    imageBarrier(0, levels - 1, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, finalLayout, VK_ACCESS_TRANSFER_READ_BIT, readers,
-                 VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT);
-  imageBarrier(levels - 1, 1, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, finalLayout, VK_ACCESS_TRANSFER_WRITE_BIT, readers,
-               VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT);
+    imageBarrier(0, levels - 1, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, finalLayout, VK_ACCESS_TRANSFER_READ_BIT,
+                 after.access, VK_PIPELINE_STAGE_TRANSFER_BIT, after.stages);
+  imageBarrier(levels - 1, 1, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, finalLayout, VK_ACCESS_TRANSFER_WRITE_BIT,
+               after.access, VK_PIPELINE_STAGE_TRANSFER_BIT, after.stages);
 }
 
 // ---- recording --------------------------------------------------------------------------------
@@ -756,6 +767,9 @@ bool Generator::recordSlice(VkCommandBuffer cmd, double budget) {
   if (!(budget > 0)) fail(ErrorCode::InvalidArgument, "budget must be positive");
   // Whatever the host recorded before us in this command buffer is visible to our first command.
   barrier(cmd, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT, VK_ACCESS_MEMORY_WRITE_BIT, kWork, kAll);
+  if (cursor_ == 0 && dispatchCursor_ == 0)
+    for (const auto& st : stages_)
+      if (!st->graph().weightsUploaded()) st->graph().recordWeightUpload(cmd);
   const double units = budget * 1e6;  // one unit: a million floating-point operations
   double spent = 0;
   bool any = false;
@@ -779,10 +793,11 @@ bool Generator::recordSlice(VkCommandBuffer cmd, double budget) {
     }
     if (end > first) p.record(cmd, first, end - first);
     dispatchCursor_ = end;
-    if (end < p.size()) return false;
+    if (end < p.size()) return ++slices_, false;
     dispatchCursor_ = 0;
     ++cursor_;
   }
+  ++slices_;
   state_ = State::Recorded;
   return true;
 }
@@ -813,6 +828,7 @@ void Generator::finishJob() {
                   row);
   }
   items_.clear();
+  for (const auto& st : stages_) st->graph().markWeightsUploaded();  // the job that carried them has run
   evaluationsDone_ = evaluationsTotal_;
   completed_ = true;
   state_ = State::Idle;
@@ -826,6 +842,13 @@ void Generator::complete() {
 void Generator::cancel() {
   if (state_ == State::Submitted)
     fail(ErrorCode::Busy, "tsr_generator_cancel: the job was submitted; wait for it instead");
+  // One recording call that recorded everything can be thrown away by the host; after several
+  // slices tessera cannot tell which of them the host submitted (and is running).
+  if (state_ != State::Idle && (slices_ > 1 || (slices_ == 1 && state_ == State::Begun)))
+    fail(ErrorCode::Busy, "the job was recorded in " + std::to_string(slices_) +
+                              " slice(s) so far and the host may have submitted some of them, which tessera cannot "
+                              "tell; record the rest (tsr_generator_record_slice until done), submit it and "
+                              "complete the job, or destroy the generator");
   items_.clear();
   state_ = State::Idle;
 }

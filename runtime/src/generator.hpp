@@ -139,6 +139,7 @@ class Generator {
   std::vector<sampler::ItemParams> itemRows_;
   std::vector<Work> work_;
   std::size_t cursor_ = 0, dispatchCursor_ = 0;
+  uint32_t slices_ = 0;  // recording calls of this job (record, submit and each slice count one)
   uint32_t evaluationsTotal_ = 0, evaluationsRecorded_ = 0, evaluationsDone_ = 0;
   double workTotal_ = 0, workRecorded_ = 0;  // in budget units (millions of operations)
   bool completed_ = false;

@@ -1,8 +1,10 @@
 #pragma once
 // What the C handles point to, and the one place C++ exceptions become result codes.
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <type_traits>
 
 #include "device.hpp"
 #include "error.hpp"
@@ -23,9 +25,9 @@ struct tsr_model_t {
 
 namespace tessera::runtime {
 
-// Records `message` as this thread's last error and returns `result`.
+// Records `message` as this thread's last error and returns `result`. Nothing clears it: it
+// holds the last failure until the next one (tessera.h's tsr_last_error).
 tsr_result setError(tsr_result result, const std::string& message);
-void clearError();
 const char* lastErrorText();
 tsr_result resultFor(ErrorCode code);
 
@@ -34,7 +36,6 @@ tsr_result resultFor(ErrorCode code);
 template <class Fn>
 tsr_result guard(const char* function, Fn&& fn) noexcept {
   try {
-    clearError();
     return fn();
   } catch (const Error& e) {
     return setError(resultFor(e.code()), std::string(function) + ": " + e.what());
@@ -45,6 +46,17 @@ tsr_result guard(const char* function, Fn&& fn) noexcept {
   } catch (...) {
     return setError(TSR_ERROR_INTERNAL, std::string(function) + ": unknown exception");
   }
+}
+
+// A C host can store any 32-bit integer in an enum field, and loading a value outside the
+// enumerators' range as the C++ enum is undefined behaviour; so every enum field the host fills
+// is read through this, as the integer it holds, and validated as one.
+template <class E>
+int32_t enumValue(const E& field) {
+  static_assert(std::is_enum_v<E> && sizeof(E) == sizeof(int32_t), "public enums are 32 bits");
+  int32_t v;
+  std::memcpy(&v, &field, sizeof v);
+  return v;
 }
 
 // Versioned structs: the caller's struct_size must cover at least the first version's fields.

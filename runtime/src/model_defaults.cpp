@@ -13,6 +13,7 @@ const char* samplerName(tsr_sampler s) {
     case TSR_SAMPLER_DDIM: return "ddim";
     case TSR_SAMPLER_DDPM: return "ddpm";
     case TSR_SAMPLER_CONSISTENCY: return "consistency";
+    default: break;
   }
   return "unknown";
 }

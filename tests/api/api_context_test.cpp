@@ -469,7 +469,7 @@ TEST_F(ApiContextTest, VersionStringMatchesTheHeader) {
                                 "." + std::to_string(TSR_VERSION_PATCH));
 }
 
-TEST_F(ApiContextTest, LastErrorIsPerThreadAndClearedBySuccess) {
+TEST_F(ApiContextTest, LastErrorIsPerThreadAndHoldsTheLastFailureUntilTheNext) {
   ASSERT_EQ(tsr_model_get_info(nullptr, nullptr), TSR_ERROR_INVALID_ARGUMENT);
   const std::string mine = tsr_last_error();
   EXPECT_NE(mine.find("tsr_model_get_info"), std::string::npos) << mine;
@@ -485,10 +485,19 @@ TEST_F(ApiContextTest, LastErrorIsPerThreadAndClearedBySuccess) {
   EXPECT_NE(otherAfter.find("tsr_model_load_file"), std::string::npos) << otherAfter;
   EXPECT_EQ(std::string(tsr_last_error()), mine) << "another thread's failure changed this thread's message";
 
+  // Successful calls (of any kind) leave the last failure's message in place.
   tsr_context_info info;
   tsr_context_info_defaults(&info);
   TSR_ASSERT_OK(tsr_context_get_info(context(), &info));
-  EXPECT_STREQ(tsr_last_error(), "") << "a successful call clears the message";
+  tsr_device_requirements req;
+  tsr_device_requirements_defaults(&req);
+  TSR_ASSERT_OK(tsr_get_device_requirements(&req));
+  EXPECT_EQ(std::string(tsr_last_error()), mine) << "a successful call changed the last failure's message";
+  // The next failure replaces it.
+  ASSERT_EQ(tsr_context_get_info(context(), nullptr), TSR_ERROR_INVALID_ARGUMENT);
+  const std::string next = tsr_last_error();
+  EXPECT_NE(next, mine);
+  EXPECT_NE(next.find("tsr_context_get_info"), std::string::npos) << next;
 }
 
 TEST_F(ApiContextTest, CppWrapperThrowsTheResultAndMessage) {

@@ -517,14 +517,36 @@ TEST_F(ApiRecordTest, CallsOutOfOrderAreRefusedAndCancelDropsTheJob) {
   TSR_ASSERT_OK(tsr_generator_record(gen(), cmd));
   submitter().discard(cmd);
   TSR_ASSERT_OK(tsr_generator_cancel(gen()));
-  // A job recorded in part: submit refuses it (its first slices already went to the host).
+  // One slice that recorded everything is a whole recording: it can be thrown away.
+  TSR_ASSERT_OK(tsr_generator_begin(gen(), dropped.requests.data(), 1));
+  cmd = submitter().begin();
+  TSR_ASSERT_OK(tsr_generator_record_slice(gen(), cmd, 1e300, &done));
+  EXPECT_EQ(done, VK_TRUE);
+  submitter().discard(cmd);
+  TSR_ASSERT_OK(tsr_generator_cancel(gen()));
+  // A job recorded in part: submit refuses it (its first slices already went to the host), and so
+  // does cancel, since the host may have submitted them; the job is unharmed and runs to the end.
+  const std::vector<uint8_t> droppedWant = standaloneBytes(dropped.requests[0]);
   TSR_ASSERT_OK(tsr_generator_begin(gen(), dropped.requests.data(), 1));
   cmd = submitter().begin();
   TSR_ASSERT_OK(tsr_generator_record_slice(gen(), cmd, 1e-9, &done));
   EXPECT_EQ(done, VK_FALSE);
   expectFailure(outcome(tsr_generator_submit(gen())), TSR_ERROR_INVALID_ARGUMENT, "tsr_generator_submit",
                 {"already recorded in slices"});
-  submitter().discard(cmd);
+  expectFailure(outcome(tsr_generator_cancel(gen())), TSR_ERROR_BUSY, "tsr_generator_cancel",
+                {"1 slice(s)", "submitted", "record the rest"});
+  TSR_ASSERT_OK(tsr_generator_record_slice(gen(), cmd, 1e-9, &done));
+  expectFailure(outcome(tsr_generator_cancel(gen())), TSR_ERROR_BUSY, "tsr_generator_cancel", {"2 slice(s)"});
+  while (!done) TSR_ASSERT_OK(tsr_generator_record_slice(gen(), cmd, 50, &done));
+  expectFailure(outcome(tsr_generator_cancel(gen())), TSR_ERROR_BUSY, "tsr_generator_cancel",
+                {"slice(s)"});  // all recorded, but in several slices
+  submitter().submitAndWait(cmd);
+  TSR_ASSERT_OK(tsr_generator_complete(gen()));
+  EXPECT_EQ(dropped.pixels[0], droppedWant) << firstDifference(dropped.pixels[0], droppedWant);
+  TSR_EXPECT_OK(tsr_generator_cancel(gen()));  // with no job, cancel is harmless
+  EXPECT_EQ(progress().complete, VK_TRUE) << "a harmless cancel keeps the completed job's progress";
+  // A cancelled job leaves no completed progress behind.
+  TSR_ASSERT_OK(tsr_generator_begin(gen(), dropped.requests.data(), 1));
   TSR_ASSERT_OK(tsr_generator_cancel(gen()));
   EXPECT_EQ(progress().complete, VK_FALSE);
 

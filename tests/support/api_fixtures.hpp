@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "counting_vulkan.hpp"
@@ -73,6 +74,14 @@ inline void expectFailure(const Outcome& got, tsr_result want, const std::string
       << "the message should start with the function: " << got.message;
   for (const std::string& n : needles)
     EXPECT_NE(got.message.find(n), std::string::npos) << "'" << n << "' missing from: " << got.message;
+}
+
+// Stores any 32-bit integer in an enum field, as a C host can. (A C++ cast of a value outside the
+// enumerators' range to the enum, or a load of one as the enum, would be undefined behaviour.)
+template <class E>
+void storeEnum(E& field, int32_t value) {
+  static_assert(std::is_enum_v<E> && sizeof(E) == sizeof(int32_t));
+  std::memcpy(&field, &value, sizeof value);
 }
 
 // ---- contexts, models, generators --------------------------------------------------------------
@@ -157,7 +166,7 @@ struct GeneratorSpec {
   uint32_t maxWidth = 32, maxHeight = 32, maxBatch = 1;
   std::vector<tsr_shape> prepared;  // empty: the library's default
   uint32_t flags = 0;
-  tsr_precision precision = TSR_PRECISION_AUTO;
+  int32_t precision = TSR_PRECISION_AUTO;  // an integer: tests store values outside the enum
   const tsr_memory_block* deviceMemory = nullptr;
   const tsr_memory_block* stagingMemory = nullptr;
 
@@ -168,7 +177,7 @@ struct GeneratorSpec {
     d.max_height = maxHeight;
     d.max_batch = maxBatch;
     d.flags = flags;
-    d.precision = precision;
+    storeEnum(d.precision, precision);
     d.prepared_shapes = prepared.empty() ? nullptr : prepared.data();
     d.prepared_shape_count = uint32_t(prepared.size());
     d.device_memory = deviceMemory;

@@ -35,7 +35,15 @@ namespace tessera::test::counting {
   X(CreatePipelineLayout)         \
   X(CreateDescriptorSetLayout)    \
   X(CreateQueryPool)              \
+  X(DestroyCommandPool)           \
+  X(DestroyFence)                 \
+  X(DestroyDescriptorPool)        \
+  X(DestroyShaderModule)          \
+  X(DestroyPipeline)              \
+  X(DestroyPipelineLayout)        \
+  X(DestroyDescriptorSetLayout)   \
   X(QueueSubmit)                  \
+  X(QueueWaitIdle)                \
   X(FlushMappedMemoryRanges)      \
   X(InvalidateMappedMemoryRanges)
 
@@ -112,7 +120,7 @@ inline uint64_t total(const Counts& c) {
 }
 // Everything but submits, maps, flushes and invalidations creates or frees an object.
 inline bool makesObjects(int id) {
-  return id != QueueSubmit && id != MapMemory && id != FlushMappedMemoryRanges && id != InvalidateMappedMemoryRanges &&
+  return id != QueueSubmit && id != QueueWaitIdle && id != MapMemory && id != FlushMappedMemoryRanges && id != InvalidateMappedMemoryRanges &&
          id != UpdateDescriptorSets;
 }
 // Names the functions whose counts moved between two snapshots of the same kind.

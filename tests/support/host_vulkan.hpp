@@ -17,8 +17,9 @@ namespace tessera::test {
 
 class HostVulkan {
  public:
-  // `validation`: the Khronos layer on the host's instance, every message kept in messages().
-  explicit HostVulkan(bool validation = true) {
+  // `validation`: the Khronos layer on the host's instance, every message kept in messages();
+  // `syncValidation`: with synchronization validation too (hazards between commands).
+  explicit HostVulkan(bool validation = true, bool syncValidation = false) {
     loader_ = dlopen("libvulkan.so.1", RTLD_NOW | RTLD_LOCAL);
     if (!loader_) throw std::runtime_error("host: cannot open libvulkan.so.1");
     fn.loadGlobal(reinterpret_cast<PFN_vkGetInstanceProcAddr>(dlsym(loader_, "vkGetInstanceProcAddr")));
@@ -27,7 +28,11 @@ class HostVulkan {
     app.pApplicationName = "host";
     app.apiVersion = VK_API_VERSION_1_2;
     const char* layer = "VK_LAYER_KHRONOS_validation";
-    const char* ext = VK_EXT_DEBUG_UTILS_EXTENSION_NAME;
+    const char* exts[] = {VK_EXT_DEBUG_UTILS_EXTENSION_NAME, VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME};
+    const VkValidationFeatureEnableEXT sync = VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT;
+    VkValidationFeaturesEXT features{VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT};
+    features.enabledValidationFeatureCount = 1;
+    features.pEnabledValidationFeatures = &sync;
     VkDebugUtilsMessengerCreateInfoEXT mci{VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};
     mci.messageSeverity =
         VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
@@ -37,12 +42,14 @@ class HostVulkan {
     mci.pfnUserCallback = &HostVulkan::onMessage;
     mci.pUserData = this;
     VkInstanceCreateInfo ici{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
-    ici.pNext = validation ? &mci : nullptr;
+    // The features go on the instance's chain only: the messenger's own create info must have none.
+    features.pNext = &mci;
+    ici.pNext = validation ? (syncValidation ? static_cast<const void*>(&features) : &mci) : nullptr;
     ici.pApplicationInfo = &app;
     ici.enabledLayerCount = validation ? 1 : 0;
     ici.ppEnabledLayerNames = &layer;
-    ici.enabledExtensionCount = validation ? 1 : 0;
-    ici.ppEnabledExtensionNames = &ext;
+    ici.enabledExtensionCount = validation ? (syncValidation ? 2 : 1) : 0;
+    ici.ppEnabledExtensionNames = exts;
     check(fn.vkCreateInstance(&ici, nullptr, &instance), "vkCreateInstance");
     fn.loadInstance(instance);
     if (validation)

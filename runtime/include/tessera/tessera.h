@@ -5,6 +5,10 @@
  * from hosts built against older headers. Every function returns a tsr_result; on failure
  * tsr_last_error() holds a readable message for the calling thread. Nothing aborts.
  *
+ * Every enum is 32 bits wide (each has a *_MAX_ENUM entry, as Vulkan's do). tessera reads enum
+ * fields as integers and refuses a value it does not know with TSR_ERROR_INVALID_ARGUMENT, so a
+ * host may store any integer in one without undefined behaviour.
+ *
  * Objects and threads:
  *  - tsr_model is immutable after loading: share it freely between threads and contexts.
  *  - tsr_context may be used from several threads at once (it serialises what it must).
@@ -55,10 +59,13 @@ typedef enum tsr_result {
   TSR_ERROR_UNSUPPORTED = -7,             /* a valid model or request tessera cannot run */
   TSR_ERROR_IO = -8,                      /* a file could not be read */
   TSR_ERROR_BUSY = -9,                    /* the generator already has work in flight */
-  TSR_ERROR_INTERNAL = -10                /* a bug: please report the message */
+  TSR_ERROR_INTERNAL = -10,               /* a bug: please report the message */
+  TSR_RESULT_MAX_ENUM = 0x7FFFFFFF
 } tsr_result;
 
-/* The message of the last failed call on this thread ("" when none). Valid until the next call. */
+/* The message of this thread's last failed call ("" when none has failed). Successful calls
+ * leave it as it is; the next failure on this thread replaces it (and the pointer returned
+ * before then). Other threads' failures never touch it. */
 TSR_API const char* tsr_last_error(void);
 TSR_API const char* tsr_result_name(tsr_result result);
 /* "major.minor.patch" of the library that is loaded. */
@@ -123,9 +130,10 @@ TSR_API void tsr_context_info_defaults(tsr_context_info* info);
 /* tessera creates its own instance and device (a tool, a test, a game without Vulkan). */
 TSR_API tsr_result tsr_context_create_standalone(const tsr_standalone_desc* desc, tsr_context* out);
 /* tessera works on the host's device through its vkGet*ProcAddr; it never creates a device,
- * never touches global loader state, and submits to the named queue only in
- * tsr_generator_submit / tsr_generate (the host must not use that VkQueue on another thread
- * at the same time, as Vulkan requires). */
+ * never touches global loader state, and uses the named queue only in tsr_generator_submit and
+ * tsr_generate (the host must not use that VkQueue on another thread during those calls, as
+ * Vulkan requires; query and wait use only tessera's fence). Nothing else, creation included,
+ * touches any queue: a render thread may keep submitting to it meanwhile. */
 TSR_API tsr_result tsr_context_create_from_device(const tsr_host_device_desc* desc, tsr_context* out);
 TSR_API tsr_result tsr_context_get_info(tsr_context context, tsr_context_info* info);
 TSR_API void tsr_context_destroy(tsr_context context);
@@ -141,7 +149,8 @@ typedef enum tsr_sampler {
   TSR_SAMPLER_DPMPP_2M = 3,  /* DPM-Solver++(2M) (1 per step) */
   TSR_SAMPLER_DDIM = 4,      /* DDIM, eta 0, for epsilon / v checkpoints */
   TSR_SAMPLER_DDPM = 5,      /* DDPM ancestral, for epsilon / v checkpoints */
-  TSR_SAMPLER_CONSISTENCY = 6 /* multistep consistency sampling at the model's step sigmas */
+  TSR_SAMPLER_CONSISTENCY = 6, /* multistep consistency sampling at the model's step sigmas */
+  TSR_SAMPLER_MAX_ENUM = 0x7FFFFFFF
 } tsr_sampler;
 
 typedef struct tsr_model_info {
@@ -185,7 +194,8 @@ typedef struct tsr_generator_t* tsr_generator;
 typedef enum tsr_precision {
   TSR_PRECISION_AUTO = 0,  /* fp16 storage when the context has it */
   TSR_PRECISION_FP32 = 1,
-  TSR_PRECISION_FP16 = 2
+  TSR_PRECISION_FP16 = 2,
+  TSR_PRECISION_MAX_ENUM = 0x7FFFFFFF
 } tsr_precision;
 
 /* A shape the generator builds its programs for at creation. */
@@ -193,23 +203,29 @@ typedef struct tsr_shape {
   uint32_t width, height, batch;
 } tsr_shape;
 
-/* A range of host-owned memory the arena binds into (as XeSS takes it). */
+/* A range of host-owned memory the arena binds into (as XeSS takes it). The memory must stay
+ * allocated, and its bytes [offset, offset + size) untouched by the host, until
+ * tsr_generator_destroy returns. */
 typedef struct tsr_memory_block {
   VkDeviceMemory memory;
   VkDeviceSize offset;        /* a multiple of the block's alignment (tsr_memory_requirements) */
   VkDeviceSize size;
   uint32_t memory_type_index; /* the type `memory` was allocated with */
-  void* mapped;               /* staging only: the host's mapping of `offset`, or NULL */
+  /* Staging only. The host's pointer to `offset` when it keeps `memory` mapped (tessera then
+   * never maps it); NULL: tessera maps [offset, offset + size) at creation and unmaps it at
+   * destroy, and the host must not map `memory` (any range of it) meanwhile. */
+  void* mapped;
 } tsr_memory_block;
 
-enum {
+typedef enum tsr_generator_flag_bits {
   /* Refuse (TSR_ERROR_UNSUPPORTED) a request whose shape was not prepared at creation instead
    * of building its programs on first use (which allocates descriptor sets once). */
   TSR_GENERATOR_STRICT_SHAPES = 1u << 0,
   /* Build no classifier-free-guidance programs and reserve no memory for the unconditional
    * batch (about 40% fewer activation bytes); requests then run with guidance 1. */
-  TSR_GENERATOR_NO_GUIDANCE = 1u << 1
-};
+  TSR_GENERATOR_NO_GUIDANCE = 1u << 1,
+  TSR_GENERATOR_FLAG_BITS_MAX_ENUM = 0x7FFFFFFF
+} tsr_generator_flag_bits;
 
 typedef struct tsr_generator_desc {
   uint32_t struct_size;
@@ -244,8 +260,10 @@ TSR_API void tsr_memory_requirements_defaults(tsr_memory_requirements* out);
 /* The bytes a generator with this description needs, before creating it. */
 TSR_API tsr_result tsr_query_memory(tsr_context context, tsr_model model, const tsr_generator_desc* desc,
                                     tsr_memory_requirements* out);
-/* Packs and uploads the weights, plans the arena, builds the prepared programs (this waits for
- * the upload on the context's queue). After this, generating prepared shapes allocates nothing. */
+/* Packs the weights into the arena's staging block, plans the arena, builds the prepared
+ * programs. It records and submits nothing, on no queue: the weights' copy to device memory is
+ * recorded at the start of the generator's first job (whichever way it is recorded) and counts
+ * as done once that job completes. After this, generating prepared shapes allocates nothing. */
 TSR_API tsr_result tsr_generator_create(tsr_context context, tsr_model model, const tsr_generator_desc* desc,
                                         tsr_generator* out);
 /* Waits for work the generator submitted itself; work the host recorded must have finished. */
@@ -256,13 +274,15 @@ TSR_API void tsr_generator_destroy(tsr_generator generator);
 typedef enum tsr_output_kind {
   TSR_OUTPUT_HOST_MEMORY = 0,  /* pixels copied to `pixels` when the job completes */
   TSR_OUTPUT_IMAGE = 1,        /* the host's VkImage, all mip levels */
-  TSR_OUTPUT_BUFFER = 2        /* the host's VkBuffer, base level, rows tightly packed */
+  TSR_OUTPUT_BUFFER = 2,       /* the host's VkBuffer, base level, rows tightly packed */
+  TSR_OUTPUT_KIND_MAX_ENUM = 0x7FFFFFFF
 } tsr_output_kind;
 
 typedef enum tsr_tiling {
   TSR_TILING_DEFAULT = 0,  /* the model's padding (tileable for the default model) */
   TSR_TILING_TILEABLE = 1, /* circular padding: the texture wraps without a seam */
-  TSR_TILING_PLAIN = 2
+  TSR_TILING_PLAIN = 2,
+  TSR_TILING_MAX_ENUM = 0x7FFFFFFF
 } tsr_tiling;
 
 typedef struct tsr_output {
@@ -277,7 +297,8 @@ typedef struct tsr_output {
    * it has more than one mip level) usage, and a format that supports linear blits. Its previous
    * contents are discarded (tessera transitions it from UNDEFINED). Levels [0, mip_levels) are
    * written, mip_levels >= 1 (tessera cannot query an image's creation info: state how many
-   * levels to fill). Every level is left in `final_layout` (0: SHADER_READ_ONLY_OPTIMAL). */
+   * levels to fill). Every level is left in `final_layout`: 0 or SHADER_READ_ONLY_OPTIMAL,
+   * TRANSFER_SRC_OPTIMAL or GENERAL (others are refused). */
   VkImage image;
   uint32_t mip_levels;
   VkImageLayout final_layout;
@@ -325,10 +346,13 @@ TSR_API void tsr_request_defaults(tsr_request* request);
  * starts with a memory barrier from ALL_COMMANDS (memory writes) to tessera's compute and
  * transfer work, so earlier writes in the same queue are visible to it. An output image is
  * transitioned from UNDEFINED with ALL_COMMANDS as the source stage, so earlier reads of it (a
- * previous texture still being sampled) finish first. Images end in `final_layout` and buffers
- * after a barrier to ALL_COMMANDS shader (and transfer) reads. Between slices only tessera's own
- * arena is touched, so the host may record anything. A job whose slices were partly submitted
- * cannot be cancelled: record it to the end (its remaining slices) and complete it.
+ * previous texture still being sampled) finish first. The last barrier on an output matches
+ * what comes next, at ALL_COMMANDS: an image in SHADER_READ_ONLY_OPTIMAL for shader reads, in
+ * TRANSFER_SRC_OPTIMAL for transfer reads, in GENERAL for any read or write; a buffer for any
+ * read. So the host may use an output right after tessera's work with no barrier of its own.
+ * Between slices only tessera's own
+ * arena is touched, so the host may record anything. A job recorded in several slices cannot be
+ * cancelled (see tsr_generator_cancel): record it to the end and complete it.
  * The requests (and the init images and masks) are copied at tsr_generator_begin; the output
  * handles and host pointers must stay valid until the job completes.
  */
@@ -343,7 +367,10 @@ TSR_API tsr_result tsr_generator_record_slice(tsr_generator generator, VkCommand
                                               double budget, VkBool32* done);
 /* After the host's submission of the recorded work has finished: copies host-memory outputs. */
 TSR_API tsr_result tsr_generator_complete(tsr_generator generator);
-/* Drops a begun job that was not recorded, or whose recording was never submitted. */
+/* Drops a begun job that was not recorded, or that tsr_generator_record (or one slice that
+ * recorded it all) put into a command buffer the host never submitted. A job recorded in several
+ * slices is refused (TSR_ERROR_BUSY): tessera cannot tell whether the host submitted some of
+ * them, so record it to the end, submit that and complete it (or destroy the generator). */
 TSR_API tsr_result tsr_generator_cancel(tsr_generator generator);
 
 TSR_API tsr_result tsr_generator_submit(tsr_generator generator);
