@@ -16,15 +16,34 @@ from safetensors_io import load_file
 from tsr_io import read_tsr
 
 
+def split_stage(path):
+    """'cascade.tsr:stage1' -> ('cascade.tsr', 1): stage k of a cascade package (0: its base)."""
+    head, sep, tail = path.rpartition(":stage")
+    if sep and head.endswith(".tsr") and tail.isdigit():
+        return head, int(tail)
+    return path, 0
+
+
 def read_source(path):
-    """(diffusers config with a tessera section, {name: tensor}) from a .tsr or an export dir."""
+    """(diffusers config with a tessera section, {name: tensor}) from a .tsr (or one stage of a
+    cascade package, PATH.tsr:stageK) or an export dir."""
     if os.path.isdir(path):
         with open(os.path.join(path, "config.json")) as f:
             cfg = json.load(f)
         tensors, _ = load_file(os.path.join(path, "diffusion_pytorch_model.safetensors"))
         return cfg, tensors
+    path, stage = split_stage(path)
     meta, tensors = read_tsr(path)
-    return dict(meta["architecture"], tessera=meta["tessera"]), tensors
+    if stage == 0:
+        return (dict(meta["architecture"], tessera=meta["tessera"]),
+                {k: v for k, v in tensors.items() if not k.startswith("stages.")})
+    stages = meta.get("stages", [])
+    if stage > len(stages):
+        raise ValueError(f"{path} has {len(stages)} super-resolution stage(s), not a stage {stage}")
+    prefix = f"stages.{stage}."
+    st = stages[stage - 1]
+    return (dict(st["architecture"], tessera=st["tessera"]),
+            {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
 
 
 def checkpoint_from_source(path):
@@ -54,6 +73,6 @@ def checkpoint_from_source(path):
 
 def load_checkpoint(path):
     """A checkpoint dict from a .pt file, a .tsr package or an export directory."""
-    if os.path.isfile(path) and not path.endswith(".tsr"):
+    if os.path.isfile(path) and not path.endswith(".tsr"):  # (PATH.tsr:stageK is no file name)
         return torch.load(path, map_location="cpu")
     return checkpoint_from_source(path)
