@@ -8,7 +8,7 @@
 # On a machine without a run's checkpoint (a fresh one), the teacher continues from the committed
 # package models/teacher.tsr (or $TESSERA_INIT: another .tsr or export directory) with a fresh
 # optimizer, rather than from random weights; TESSERA_INIT=none starts from scratch. The SR stage
-# likewise continues from models/sr256.tsr (or $TESSERA_SR_INIT; none: from scratch).
+# likewise continues from stage 1 of models/teacher.tsr (or $TESSERA_SR_INIT; none: from scratch).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cache="${TESSERA_CACHE:-$HOME/.cache/tessera}"
@@ -25,7 +25,7 @@ if [ "$which" = teacher ]; then
   source_pkg="${TESSERA_INIT:-$here/../../models/teacher.tsr}"
 else
   script=train_sr.py; run="${TESSERA_SR_RUN:-$cache/runs/sr256}"; pidfile="$cache/sr.pid"
-  source_pkg="${TESSERA_SR_INIT:-$here/../../models/sr256.tsr}"
+  source_pkg="${TESSERA_SR_INIT:-$here/../../models/teacher.tsr:stage1}"
 fi
 
 if [ -f "$pidfile" ]; then
@@ -41,7 +41,7 @@ if [ ! -f "$cache/data/textures_64.pt" ] || [ ! -f "$cache/data/textures_256.pt"
 fi
 mkdir -p "$run"
 init=()
-if [ ! -f "$run/checkpoint.pt" ] && [ "$source_pkg" != none ] && [ -e "$source_pkg" ]; then
+if [ ! -f "$run/checkpoint.pt" ] && [ "$source_pkg" != none ] && [ -e "${source_pkg%:stage*}" ]; then
   init=(--init "$source_pkg")
 fi
 nohup nice -n 19 /usr/bin/python3 "$here/$script" --run-dir "$run" --data "$cache/data" \
