@@ -18,9 +18,11 @@ layout(push_constant) uniform Push {
   uint chunkBase; // first chunk of this input in V (the second input of a concat follows the first)
   uint chunks;    // all chunks in V
   uint h, w;
-  uint tilesX, tilesY;
-  uint tiles;     // n * tilesY * tilesX
+  uint tilesX;
+  uint rows;      // tile rows of each image in this block (all of them unless the op split it)
+  uint tiles;     // of this block: images * rows * tilesX
   uint tilesPadded;
+  uint imageBase, rowBase;  // the block's first image and first tile row in it
 } p;
 
 // d: 6 values along one axis -> B^T d.
@@ -37,7 +39,8 @@ void bt(inout vec4 d[6]) {
 void main() {
   const uint t = min(gl_GlobalInvocationID.x, p.tiles - 1u);  // padding tiles repeat the last one
   const uint q = gl_WorkGroupID.y;  // chunk of this input
-  const uint tx = t % p.tilesX, ty = (t / p.tilesX) % p.tilesY, n = t / (p.tilesX * p.tilesY);
+  const uint tx = t % p.tilesX, ty = p.rowBase + (t / p.tilesX) % p.rows;
+  const uint n = p.imageBase + t / (p.tilesX * p.rows);
   const int iy0 = int(ty * 4u) - 1, ix0 = int(tx * 4u) - 1;
 
   uint rowAt[6], colAt[6];

@@ -26,13 +26,15 @@ layout(push_constant) uniform Push {
   uint chunkBase;  // its first chunk in V
   uint chunks;     // all chunks in V
   uint h, w;
-  uint tilesX, tilesY;
+  uint tilesX;
+  uint rows;       // tile rows of each image in this block (all of them unless the op split it)
   uint tilesPadded;
+  uint imageBase, rowBase;  // the block's first image and first tile row in it
 } p;
 
 vec4 raw[6][6];  // the current tile's input rows: [row][column], one component per channel
 
-uint lane, tx0, tx, lastLane, q, n;
+uint lane, tx0, tx, lastLane, q, n, nLocal;  // n: the image; nLocal: its place in the block
 uint left, right;
 int haloCol;
 bool leftOk, rightOk;
@@ -82,7 +84,7 @@ void transformAndStore(uint ty) {
     [[unroll]] for (uint r = 0; r < 6; ++r) d[r][s] = col[r];
   }
   if (lane > lastLane) return;
-  const uint at = (p.chunkBase + q) * p.tilesPadded + (n * p.tilesY + ty) * p.tilesX + tx;
+  const uint at = (p.chunkBase + q) * p.tilesPadded + (nLocal * p.rows + ty - p.rowBase) * p.tilesX + tx;
   [[unroll]] for (uint r = 0; r < 6; ++r)
     [[unroll]] for (uint s = 0; s < 6; ++s) v[(r * 6u + s) * p.chunks * p.tilesPadded + at] = d[r][s];
 }
@@ -93,7 +95,8 @@ void main() {
   lastLane = min(S, p.tilesX - tx0) - 1u;
   tx = tx0 + min(lane, lastLane);
   q = gl_WorkGroupID.z % p.inChunks;
-  n = gl_WorkGroupID.z / p.inChunks;
+  nLocal = gl_WorkGroupID.z / p.inChunks;
+  n = p.imageBase + nLocal;
   left = (lane + S - 1u) % S;
   right = (lane + 1u) % S;
   // The group's edge columns: lane 0 loads the one left of its first tile, lane 1 the one right
@@ -103,7 +106,7 @@ void main() {
   rightOk = CIRCULAR || 4u * (tx0 + lastLane + 1u) < p.w;
   haloCol = clamp(CIRCULAR ? wrap(edge, p.w) : edge, 0, int(p.w) - 1);
 
-  const uint ty0 = gl_WorkGroupID.y * BAND, tyEnd = min(ty0 + BAND, p.tilesY);
+  const uint ty0 = p.rowBase + gl_WorkGroupID.y * BAND, tyEnd = min(ty0 + BAND, p.rowBase + p.rows);
   [[unroll]] for (uint r = 0; r < 6; ++r) loadRow(r, ty0);
   transformAndStore(ty0);
   for (uint ty = ty0 + 1u; ty < tyEnd; ++ty) {

@@ -20,12 +20,14 @@ layout(push_constant) uniform Push {
   uint cout;
   uint quads;        // output-channel quads in M
   uint h, w;
-  uint tilesX, tilesY;
-  uint tiles;
+  uint tilesX;
+  uint rows;         // tile rows of each image in this block (all of them unless the op split it)
+  uint tiles;        // of this block: images * rows * tilesX
   uint tilesPadded;
   uint biasAt;       // vec4 index of the bias in its buffer
   uint hasBias, hasResidual;
   float outputScale;
+  uint imageBase, rowBase;  // the block's first image and first tile row in it
 } p;
 
 // m: 6 values along one axis -> A^T m (4 values).
@@ -53,7 +55,8 @@ void main() {
     [[unroll]] for (uint r = 0; r < 4; ++r) d[r][s] = col[r];
   }
   const vec4 b = p.hasBias != 0u ? LD4(bias[p.biasAt + quad]) : vec4(0.0);
-  const uint tx = t % p.tilesX, ty = (t / p.tilesX) % p.tilesY, n = t / (p.tilesX * p.tilesY);
+  const uint tx = t % p.tilesX, ty = p.rowBase + (t / p.tilesX) % p.rows;
+  const uint n = p.imageBase + t / (p.tilesX * p.rows);
   [[unroll]] for (uint j = 0; j < 4; ++j) {
     const uint co = quad * 4u + j;
     if (co >= p.cout) break;

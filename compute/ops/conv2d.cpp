@@ -69,7 +69,8 @@ Conv2d::Conv2d(const vk::DeviceFacts& facts, Conv2dParams params, DType dtype, V
       dtype_(dtype),
       variant_(variant),
       subgroupSize_(facts.subgroupSize),
-      offsetAlignment_(std::max<uint64_t>(facts.minStorageBufferOffsetAlignment, 16)) {
+      offsetAlignment_(std::max<uint64_t>(facts.minStorageBufferOffsetAlignment, 16)),
+      storageRange_(facts.maxStorageBufferRange) {
   require(p_.kernel == 1 || p_.kernel == 3, kOp, "kernel must be 1 or 3, got " + std::to_string(p_.kernel));
   require(p_.stride == 1 || p_.stride == 2, kOp, "stride must be 1 or 2, got " + std::to_string(p_.stride));
   require(p_.inChannels > 0 && p_.outChannels > 0, kOp, "channel counts must be positive");
@@ -146,7 +147,7 @@ std::vector<float> Conv2d::packWeights(std::span<const float> oihw, std::span<co
 
 std::size_t Conv2d::scratchBytes(Shape4 in) const {
   if (variant_ != Variant::Winograd) return 0;
-  return conv2d_winograd::scratchBytes(p_, subgroupSize_, in, offsetAlignment_);
+  return conv2d_winograd::scratchBytes(p_, subgroupSize_, in, offsetAlignment_, storageRange_);
 }
 
 void Conv2d::validate(const Conv2dIO& io) const {
@@ -204,7 +205,7 @@ void Conv2d::record(Program& prog, vk::KernelCache& kernels, const Conv2dIO& io)
       conv2d_subgroup::record(*this, prog, kernels, io);
       break;
     case Variant::Winograd:
-      conv2d_winograd::record(*this, prog, kernels, io, offsetAlignment_);
+      conv2d_winograd::record(*this, prog, kernels, io, offsetAlignment_, storageRange_);
       break;
     case Variant::Pointwise:
       conv2d_pointwise::record(*this, prog, kernels, io);

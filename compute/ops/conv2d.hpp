@@ -71,7 +71,8 @@ class Conv2d {
   std::size_t packedWeightCount() const;
   // `oihw`: [outChannels][inChannels][kernel][kernel]; `bias`: outChannels values or empty.
   std::vector<float> packWeights(std::span<const float> oihw, std::span<const float> bias) const;
-  // Bytes of intermediate buffer the variant needs for an input of this shape (0: none).
+  // Bytes of intermediate buffer the variant needs for an input of this shape (0: none); when the
+  // dispatches are split to fit the storage-buffer range, the scratch of one block.
   std::size_t scratchBytes(Shape4 in) const;
   Shape4 outputShape(Shape4 in) const;
   // The padding a dispatch with these arguments uses.
@@ -93,6 +94,10 @@ class Conv2d {
   Variant variant_;
   uint32_t subgroupSize_;
   uint64_t offsetAlignment_;
+  // The device's largest storage-buffer binding (facts.maxStorageBufferRange): variants whose
+  // intermediate buffers would exceed it split their dispatches so each binding fits. Tests
+  // build layers from facts with a lowered range to exercise the split on small shapes.
+  uint64_t storageRange_;
 };
 
 }  // namespace tessera::ops

@@ -24,7 +24,10 @@ namespace tessera::ops::conv2d_winograd {
 std::size_t packedCount(const Conv2dParams& p, uint32_t subgroupSize);
 std::vector<float> pack(const Conv2dParams& p, uint32_t subgroupSize, std::span<const float> oihw,
                         std::span<const float> bias);
-std::size_t scratchBytes(const Conv2dParams& p, uint32_t subgroupSize, Shape4 in, uint64_t alignment);
+// `range`: the largest storage-buffer binding; the tiles are split into blocks whose V and M
+// each fit one (docs/KERNELS.md, "Splitting"), and the scratch holds one block.
+std::size_t scratchBytes(const Conv2dParams& p, uint32_t subgroupSize, Shape4 in, uint64_t alignment,
+                         uint64_t range);
 void record(const Conv2d& conv, Program& prog, vk::KernelCache& kernels, const Conv2dIO& io,
-            uint64_t alignment);
+            uint64_t alignment, uint64_t range);
 }  // namespace tessera::ops::conv2d_winograd

@@ -101,40 +101,76 @@ std::vector<float> pack(const Conv2dParams& p, uint32_t s, std::span<const float
 
 namespace {
 
-struct ScratchLayout {
-  uint64_t vBytes, mOffset, mBytes;
+// Splitting. V and M are one binding each, so each must fit the device's storage-buffer range.
+// When the whole batch's tiles do not, the tiles are cut into blocks that run one after another
+// through the same scratch: whole images when one image fits, else bands of tile rows of one
+// image. Every block runs the same three dispatches on its own tiles; the input transform reads
+// and the output transform writes the full tensors (each within the range), addressing them from
+// the block's first image and tile row, so padding (zero or circular) still sees the whole image.
+struct Blocking {
+  uint32_t images;  // images per block (the last block may hold fewer)
+  uint32_t rows;    // tile rows of each image per block; < tilesY only when images == 1
+  uint32_t padded;  // tiles of the largest block, rounded up to the GEMM's tile block
 };
 
-ScratchLayout scratchLayout(const Conv2dParams& p, uint32_t s, Shape4 in, uint64_t alignment) {
-  const Layout l = layoutOf(p, s);
+Blocking blockingFor(const Layout& l, uint32_t s, Shape4 in, uint64_t range) {
   const WinogradTiles t = tilesFor(in, s);
+  const uint64_t perTile = uint64_t(kPositions) * std::max(l.chunks, l.quads) * 16;
+  if (uint64_t(t.padded) * perTile <= range) return {in.n, t.tilesY, t.padded};
+  // The most tiles a binding holds, a whole number of GEMM tile blocks, so a block of at most
+  // this many tiles still fits after its padding.
+  const uint64_t cap = range / perTile / tileBlock(s) * tileBlock(s);
+  const uint64_t perImage = uint64_t(t.tilesX) * t.tilesY;
+  Blocking b;
+  if (perImage <= cap) {
+    b.images = uint32_t(cap / perImage);
+    b.rows = t.tilesY;
+  } else {
+    b.images = 1;
+    b.rows = uint32_t(cap / t.tilesX);
+    if (b.rows == 0)
+      fail(ErrorCode::Unsupported, std::string(kOp) + ": one row of " + std::to_string(t.tilesX) +
+                                       " Winograd tiles needs " + std::to_string(perTile * t.tilesX) +
+                                       " bytes, above the device's storage-buffer range of " +
+                                       std::to_string(range));
+  }
+  const uint32_t tiles = b.images * b.rows * t.tilesX;
+  b.padded = divUp(tiles, tileBlock(s)) * tileBlock(s);
+  return b;
+}
+
+struct ScratchLayout {
+  uint64_t vBytes, mOffset, mBytes;  // of the largest block
+};
+
+ScratchLayout scratchLayout(const Layout& l, uint32_t padded, uint64_t alignment) {
   ScratchLayout sl;
-  sl.vBytes = uint64_t(kPositions) * l.chunks * t.padded * 16;
+  sl.vBytes = uint64_t(kPositions) * l.chunks * padded * 16;
   sl.mOffset = alignUp(sl.vBytes, alignment);
-  sl.mBytes = uint64_t(kPositions) * l.quads * t.padded * 16;
+  sl.mBytes = uint64_t(kPositions) * l.quads * padded * 16;
   return sl;
 }
 
 }  // namespace
 
-std::size_t scratchBytes(const Conv2dParams& p, uint32_t s, Shape4 in, uint64_t alignment) {
-  const ScratchLayout sl = scratchLayout(p, s, in, alignment);
-  return sl.mOffset + sl.mBytes;
-}
+namespace {
 
-void record(const Conv2d& conv, Program& prog, vk::KernelCache& kernels, const Conv2dIO& io,
-            uint64_t alignment) {
+// One block of tiles: images [imageBase, imageBase+images), tile rows [rowBase, rowBase+rows) of
+// each, and the scratch its V and M occupy.
+struct Block {
+  uint32_t imageBase = 0, rowBase = 0, images = 0, rows = 0;
+  uint32_t tiles = 0, padded = 0;
+  BufferRef v, m;
+};
+
+void recordBlock(const Conv2d& conv, Program& prog, vk::KernelCache& kernels, const Conv2dIO& io,
+                 const Layout& l, const Chunks& ch, const WinogradTiles& t, const Block& b) {
   const Conv2dParams& p = conv.params();
   const uint32_t s = kernels.gpu().facts.subgroupSize;
   const bool fp16 = conv.dtype() == DType::F16;
   const Shape4 in = io.in.shape;
-  const Layout l = layoutOf(p, s);
-  const Chunks ch = chunksOf(p);
-  const WinogradTiles t = tilesFor(in, s);
-  const ScratchLayout sl = scratchLayout(p, s, in, alignment);
-  const BufferRef& scr = io.scratch->ref;
-  const BufferRef v{scr.buffer, scr.offset, sl.vBytes};
-  const BufferRef m{scr.buffer, scr.offset + sl.mOffset, sl.mBytes};
+  const BufferRef& v = b.v;
+  const BufferRef& m = b.m;
 
   const bool rows4 = in.w % 4 == 0;
   const uint32_t circular = conv.paddingFor(io) == Padding::Circular;
@@ -143,24 +179,26 @@ void record(const Conv2d& conv, Program& prog, vk::KernelCache& kernels, const C
     if (rows4) {
       // Rows of 4 columns as vec4, shared with neighbouring lanes (conv2d_winograd_input4.comp).
       struct Push {
-        uint32_t channels, inChunks, chunkBase, chunks, h, w, tilesX, tilesY, tilesPadded;
+        uint32_t channels, inChunks, chunkBase, chunks, h, w, tilesX, rows, tilesPadded, imageBase, rowBase;
       };
       constexpr uint32_t kBand = 4;
       const uint32_t spec[] = {s, circular, kBand};
       const vk::Kernel& k = kernels.get("conv2d_winograd_input4", fp16, spec);
       prog.add(k, {x.ref, x.ref, v},
-               Push{channels, inChunks, chunkBase, l.chunks, in.h, in.w, t.tilesX, t.tilesY, t.padded},
-               divUp(t.tilesX, s), divUp(t.tilesY, kBand), in.n * inChunks, transformFlops);
+               Push{channels, inChunks, chunkBase, l.chunks, in.h, in.w, t.tilesX, b.rows, b.padded, b.imageBase,
+                    b.rowBase},
+               divUp(t.tilesX, s), divUp(b.rows, kBand), b.images * inChunks, transformFlops);
       return;
     }
     struct Push {
-      uint32_t channels, chunkBase, chunks, h, w, tilesX, tilesY, tiles, tilesPadded;
+      uint32_t channels, chunkBase, chunks, h, w, tilesX, rows, tiles, tilesPadded, imageBase, rowBase;
     };
     const uint32_t spec[] = {s, circular};
     const vk::Kernel& k = kernels.get("conv2d_winograd_input", fp16, spec);
     prog.add(k, {x.ref, v},
-             Push{channels, chunkBase, l.chunks, in.h, in.w, t.tilesX, t.tilesY, t.count, t.padded},
-             t.padded / s, inChunks, 1, transformFlops);
+             Push{channels, chunkBase, l.chunks, in.h, in.w, t.tilesX, b.rows, b.tiles, b.padded, b.imageBase,
+                  b.rowBase},
+             b.padded / s, inChunks, 1, transformFlops);
   };
   inputTransform(io.in, ch.c1, ch.qa, 0);
   if (io.in2) inputTransform(*io.in2, ch.c2, ch.qb, ch.qa);
@@ -170,20 +208,59 @@ void record(const Conv2d& conv, Program& prog, vk::KernelCache& kernels, const C
   };
   const uint32_t gemmSpec[] = {s, tileBlock(s), quadsPerLane()};
   const vk::Kernel& gemm = kernels.get("conv2d_winograd_gemm", fp16, gemmSpec);
-  prog.add(gemm, {io.weights.ref, v, m}, GemmPush{l.chunks, l.quads, t.padded}, t.padded / tileBlock(s),
-           l.quads / (s * quadsPerLane()), kPositions, conv.flops(in));
+  // The block's share of the convolution's work, by its tiles.
+  const double flops = conv.flops(in) * b.tiles / t.count;
+  prog.add(gemm, {io.weights.ref, v, m}, GemmPush{l.chunks, l.quads, b.padded}, b.padded / tileBlock(s),
+           l.quads / (s * quadsPerLane()), kPositions, flops);
 
   struct OutputPush {
-    uint32_t cout, quads, h, w, tilesX, tilesY, tiles, tilesPadded, biasAt, hasBias, hasResidual;
+    uint32_t cout, quads, h, w, tilesX, rows, tiles, tilesPadded, biasAt, hasBias, hasResidual;
     float outputScale;
+    uint32_t imageBase, rowBase;
   };
   const uint32_t outSpec[] = {s, rows4};
   const vk::Kernel& output = kernels.get("conv2d_winograd_output", fp16, outSpec);
   const BufferRef res = io.residual ? io.residual->ref : io.out.ref;
   prog.add(output, {m, io.weights.ref, res, res, io.out.ref, io.out.ref},
-           OutputPush{p.outChannels, l.quads, in.h, in.w, t.tilesX, t.tilesY, t.count, t.padded,
-                      uint32_t(l.weightVec4s()), p.bias, io.residual != nullptr, io.outputScale},
-           t.padded / s, divUp(p.outChannels, 4), 1, transformFlops);
+           OutputPush{p.outChannels, l.quads, in.h, in.w, t.tilesX, b.rows, b.tiles, b.padded,
+                      uint32_t(l.weightVec4s()), p.bias, io.residual != nullptr, io.outputScale, b.imageBase,
+                      b.rowBase},
+           b.padded / s, divUp(p.outChannels, 4), 1, transformFlops);
+}
+
+}  // namespace
+
+std::size_t scratchBytes(const Conv2dParams& p, uint32_t s, Shape4 in, uint64_t alignment, uint64_t range) {
+  const Layout l = layoutOf(p, s);
+  const ScratchLayout sl = scratchLayout(l, blockingFor(l, s, in, range).padded, alignment);
+  return sl.mOffset + sl.mBytes;
+}
+
+void record(const Conv2d& conv, Program& prog, vk::KernelCache& kernels, const Conv2dIO& io,
+            uint64_t alignment, uint64_t range) {
+  const Conv2dParams& p = conv.params();
+  const uint32_t s = kernels.gpu().facts.subgroupSize;
+  const Shape4 in = io.in.shape;
+  const Layout l = layoutOf(p, s);
+  const Chunks ch = chunksOf(p);
+  const WinogradTiles t = tilesFor(in, s);
+  const Blocking blocking = blockingFor(l, s, in, range);
+  const uint64_t mOffset = scratchLayout(l, blocking.padded, alignment).mOffset;
+  const BufferRef& scr = io.scratch->ref;
+  for (uint32_t image = 0; image < in.n; image += blocking.images)
+    for (uint32_t row = 0; row < t.tilesY; row += blocking.rows) {
+      Block b;
+      b.imageBase = image;
+      b.rowBase = row;
+      b.images = std::min(blocking.images, in.n - image);
+      b.rows = std::min(blocking.rows, t.tilesY - row);
+      b.tiles = b.images * b.rows * t.tilesX;
+      b.padded = divUp(b.tiles, tileBlock(s)) * tileBlock(s);
+      const ScratchLayout sl = scratchLayout(l, b.padded, alignment);
+      b.v = {scr.buffer, scr.offset, sl.vBytes};
+      b.m = {scr.buffer, scr.offset + mOffset, sl.mBytes};
+      recordBlock(conv, prog, kernels, io, l, ch, t, b);
+    }
 }
 
 }  // namespace tessera::ops::conv2d_winograd

@@ -37,5 +37,68 @@ TEST_F(Conv2dWinogradTest, CircularPaddingCommutesWithRoll) {
       checkRollProperty(Conv2dVariant::Winograd, t, {{1, 6, 9, w}, 0, 7, 3, 1, Padding::Circular}, 3);
 }
 
+// Bytes of V or M per tile: 36 positions x the larger of input chunks and output quads (padded to
+// the subgroup) x one vec4 of fp32 (docs/KERNELS.md, "Splitting").
+uint64_t bytesPerTile(const Case& c) {
+  const uint32_t s = GpuTest::gpu().facts.subgroupSize;
+  const uint32_t chunks = divUp(c.in.c, 4) + divUp(c.in2, 4);
+  const uint32_t quads = divUp(divUp(c.cout, 4), s) * s;
+  return 36ull * std::max(chunks, quads) * 16;
+}
+
+// Runs `c` with the device's range and with the range lowered to `tiles` tiles per binding: the
+// split output must equal the unsplit one bit for bit (each tile's arithmetic is the same), both
+// must match the double-precision reference, and the split scratch must be smaller (proof that
+// the split happened). Outputs and scratch are poisoned before each run.
+void checkSplit(DType t, const Case& c, uint64_t tiles) {
+  const uint64_t seed = freshSeed();
+  SCOPED_TRACE("seed " + std::to_string(seed) + " " + dtypeName(t) + " " + c.str() + " tiles per binding " +
+               std::to_string(tiles));
+  std::mt19937_64 rng(seed);
+  vk::DeviceFacts lowered = GpuTest::gpu().facts;
+  lowered.maxStorageBufferRange = tiles * bytesPerTile(c);
+  const Conv2d whole(GpuTest::gpu().facts, c.params(), t, Conv2dVariant::Winograd);
+  const Conv2d split(lowered, c.params(), t, Conv2dVariant::Winograd);
+  ASSERT_LT(split.scratchBytes(c.in), whole.scratchBytes(c.in));
+  Data d = randomData(c, t, rng);
+  const Shape4 outShape = whole.outputShape(c.in);
+  if (c.residual) d.res = roundTo(t, randomVector(rng, outShape.count()));
+  const std::vector<float> a = run(whole, c, d, t), b = run(split, c, d, t);
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]) << "element " << i;
+  expectClose(b, reference(c, d, outShape), toleranceFor(t), "split conv2d");
+}
+
+TEST_F(Conv2dWinogradTest, SplitDispatchesMatchUnsplit) {
+  // Batch 3 of 40x36 (9x10 tiles of 4, rows of 4 columns as vec4) and 40x38 (10x10 tiles, the
+  // scalar paths), with a concat, residual and scale. 192 tiles per binding: two images per
+  // block, the last block one; 96: one image per block; 32: bands of 3 tile rows, the last band
+  // shorter.
+  for (DType t : precisions())
+    for (Padding pad : {Padding::Circular, Padding::Zeros})
+      for (uint32_t w : {36u, 38u})
+        for (uint64_t tiles : {192u, 96u, 32u}) {
+          const uint64_t perImage = uint64_t(divUp(w, 4)) * 10;
+          if (tiles == 192 && perImage * 2 > 192) continue;
+          checkSplit(t, {{3, 5, 40, w}, 3, 6, 3, 1, pad, true, true, 0.5f}, tiles);
+        }
+}
+
+TEST_F(Conv2dWinogradTest, RangeBelowOneTileRowIsRefused) {
+  // Splitting goes down to one row of tiles; below that the layer says why instead of binding
+  // past the range.
+  const Case c{{1, 4, 8, 200}, 0, 4, 3, 1, Padding::Circular, true, false};
+  vk::DeviceFacts lowered = GpuTest::gpu().facts;
+  lowered.maxStorageBufferRange = 32 * bytesPerTile(c);  // a row is 50 tiles
+  const Conv2d conv(lowered, c.params(), DType::F32, Conv2dVariant::Winograd);
+  try {
+    (void)conv.scratchBytes(c.in);
+    FAIL() << "a range below one tile row was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::Unsupported);
+    EXPECT_NE(std::string(e.what()).find("storage-buffer range"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace tessera::test
