@@ -129,6 +129,22 @@ TEST_F(GenCli, WritesDecodablePngsOneSeedOneTextureAndASheet) {
   EXPECT_EQ(one.height, 32 + 2 * 4u);
 }
 
+TEST_F(GenCli, SizesPastTheStorageBufferRangeRun) {
+  // At 448x352 the default model's full-resolution 96-channel concat (64 + 32) has a Winograd
+  // buffer of 112 x 88 tiles x 24 chunks x 576 bytes = 136.2 MB, above lavapipe's 128 MiB
+  // (134.2 MB) storage-buffer range: this request was refused until the convolution split its
+  // tiles into blocks that fit (here two bands of tile rows). About the smallest such request, at
+  // one step, so the check stays short.
+  const test::CliResult r =
+      gen("--class grass --width 448 --height 352 --steps 1 --quiet --out " + test::quoted(dir_ / "big.png"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  const Image img = readImage(dir_ / "big.png", 3);
+  EXPECT_EQ(img.width, 448u);
+  EXPECT_EQ(img.height, 352u);
+  EXPECT_NE(std::count(img.pixels.begin(), img.pixels.end(), img.pixels[0]), std::ptrdiff_t(img.pixels.size()))
+      << "a flat fill: generation did not write the texture";
+}
+
 TEST_F(GenCli, PrintsDeviceModelProgressTimingAndFiles) {
   const test::CliResult r =
       gen("--class grass --size 32 --steps 1 --out " + test::quoted(dir_ / "{class}-{index}.png"));
