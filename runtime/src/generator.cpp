@@ -4,8 +4,10 @@
 #include <cmath>
 #include <cstring>
 
+#include "image_output.hpp"
 #include "output_barriers.hpp"
 #include "sampler/image_decode.hpp"
+#include "sampler/image_mips.hpp"
 #include "sampler/sampler_prepare.hpp"
 #include "sampler/sampler_start.hpp"
 #include "sampler/sampler_update.hpp"
@@ -144,6 +146,8 @@ SamplerSizes layoutSampler(Layout& l, uint32_t channels, uint32_t maxBatch, uint
   at += alignUp(sampler::paramsBytes(maxBatch), align);
   l.pixels = at;
   at += alignUp(sampler::pixelBytes(sampler::PixelFormat::Rgba16F, maxBatch, h, w), align);
+  l.mips = at;  // the largest chain holds any smaller one (sampler::mipChainBytes)
+  at += alignUp(sampler::mipChainBytes(sampler::PixelFormat::Rgba16F, maxBatch, h, w, align), align);
   l.rawInit = at;
   at += alignUp(uint64_t(maxBatch) * px * 4, align);
   l.rawMask = at;
@@ -335,7 +339,13 @@ const Generator::SamplerPrograms& Generator::samplerPrograms(const SamplerKey& k
   p.encode = std::make_unique<Program>(gpu_);
   sampler::imageEncode(*p.encode, kernels, st.x, scratch(layout_.pixels, sampler::pixelBytes(k.format, k.n, k.height, k.width)),
                        k.format);
-  for (auto* q : {p.begin.get(), p.prepare.get(), p.update.get(), p.encode.get()}) q->finalize();
+  // The whole chain; a group whose images want fewer levels records only the first dispatches.
+  p.mips = std::make_unique<Program>(gpu_);
+  const uint64_t align = Arena::offsetAlignment(gpu_);
+  sampler::imageMips(*p.mips, kernels, scratch(layout_.pixels, sampler::pixelBytes(k.format, k.n, k.height, k.width)),
+                     scratch(layout_.mips, sampler::mipChainBytes(k.format, k.n, k.height, k.width, align)), k.format,
+                     k.n, k.height, k.width, sampler::mipLevelCount(k.width, k.height), align);
+  for (auto* q : {p.begin.get(), p.prepare.get(), p.update.get(), p.encode.get(), p.mips.get()}) q->finalize();
   return samplerPrograms_.emplace(k, std::move(p)).first->second;
 }
 
@@ -441,14 +451,10 @@ Generator::Item Generator::normalize(const tsr_request& r) const {
                                              std::to_string(most) + "] for " + sizeStr(it.width, it.height));
       VkFormatProperties fp{};
       gpu_.fn.vkGetPhysicalDeviceFormatProperties(gpu_.physicalDevice, o.format, &fp);
-      VkFormatFeatureFlags need = VK_FORMAT_FEATURE_TRANSFER_DST_BIT;
-      if (o.mip_levels > 1)
-        need |= VK_FORMAT_FEATURE_BLIT_SRC_BIT | VK_FORMAT_FEATURE_BLIT_DST_BIT |
-                VK_FORMAT_FEATURE_SAMPLED_IMAGE_FILTER_LINEAR_BIT;
-      if ((fp.optimalTilingFeatures & need) != need)
-        fail(ErrorCode::DeviceFeatureMissing, "the device cannot " +
-                                                  std::string(o.mip_levels > 1 ? "blit mips of" : "copy into") +
-                                                  " an optimal-tiling image of format " + std::to_string(int(o.format)));
+      // Mips are made by compute shaders and copied like level 0 (image_output.hpp): copies only.
+      if (!(fp.optimalTilingFeatures & VK_FORMAT_FEATURE_TRANSFER_DST_BIT))
+        fail(ErrorCode::DeviceFeatureMissing,
+             "the device cannot copy into an optimal-tiling image of format " + std::to_string(int(o.format)));
       break;
     }
     default: fail(ErrorCode::InvalidArgument, "output.kind " + std::to_string(kind) + " is unknown");
@@ -671,6 +677,12 @@ void Generator::recordWork(VkCommandBuffer cmd, const Work& w) {
 
 void Generator::recordOutputs(VkCommandBuffer cmd, const Group& g) {
   const auto& fn = gpu_.fn;
+  uint32_t levels = 1;
+  for (uint32_t k = 0; k < g.count; ++k) {
+    const tsr_output& o = items_[g.first + k].output;
+    if (o.kind == TSR_OUTPUT_IMAGE) levels = std::max(levels, o.mip_levels);
+  }
+  if (levels > 1) g.sampler->mips->record(cmd, 0, levels - 1);
   barrier(cmd, kWork, kAll, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT);
   bool host = false, buffer = false;
   for (uint32_t k = 0; k < g.count; ++k) {
@@ -688,7 +700,10 @@ void Generator::recordOutputs(VkCommandBuffer cmd, const Group& g) {
       fn.vkCmdCopyBuffer(cmd, src.buffer, o.buffer, 1, &c);
       buffer = true;
     } else {
-      recordImageOutput(cmd, o, src, it.width, it.height);
+      const uint64_t align = Arena::offsetAlignment(gpu_);
+      const BufferRef level0 = scratch(layout_.pixels, g.count * bytes);
+      const BufferRef chain = scratch(layout_.mips, sampler::mipChainBytes(it.format, g.count, g.height, g.width, align));
+      recordImageOutput(fn, cmd, o, {level0, chain, it.format, g.count, k, it.width, it.height, align});
     }
   }
   if (host)
@@ -697,51 +712,6 @@ void Generator::recordOutputs(VkCommandBuffer cmd, const Group& g) {
   if (buffer)
     barrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT, bufferReaders().stages,
             bufferReaders().access);
-}
-
-void Generator::recordImageOutput(VkCommandBuffer cmd, const tsr_output& o, const BufferRef& src, uint32_t w,
-                                  uint32_t h) {
-  const auto& fn = gpu_.fn;
-  const uint32_t levels = o.mip_levels;
-  const OutputReaders after = imageReaders(o.final_layout);
-  const VkImageLayout finalLayout = after.layout;
-  auto imageBarrier = [&](uint32_t level, uint32_t count, VkImageLayout from, VkImageLayout to, VkAccessFlags srcA,
-                          VkAccessFlags dstA, VkPipelineStageFlags srcS, VkPipelineStageFlags dstS) {
-    VkImageMemoryBarrier b{VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER};
-    b.srcAccessMask = srcA;
-    b.dstAccessMask = dstA;
-    b.oldLayout = from;
-    b.newLayout = to;
-    b.srcQueueFamilyIndex = b.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
-    b.image = o.image;
-    b.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, level, count, 0, 1};
-    fn.vkCmdPipelineBarrier(cmd, srcS, dstS, 0, 0, nullptr, 0, nullptr, 1, &b);
-  };
-  imageBarrier(0, levels, VK_IMAGE_LAYOUT_UNDEFINED, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 0,
-               VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT);
-  VkBufferImageCopy c{};
-  c.bufferOffset = src.offset;
-  c.imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1};
-  c.imageExtent = {w, h, 1};
-  fn.vkCmdCopyBufferToImage(cmd, src.buffer, o.image, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 1, &c);
-  // The mip chain by linear blits, each level from the one above (a 2x2 box for even sizes).
-  for (uint32_t l = 1; l < levels; ++l) {
-    imageBarrier(l - 1, 1, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL,
-                 VK_ACCESS_TRANSFER_WRITE_BIT, VK_ACCESS_TRANSFER_READ_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT,
-                 VK_PIPELINE_STAGE_TRANSFER_BIT);
-    VkImageBlit blit{};
-    blit.srcSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, l - 1, 0, 1};
-    blit.srcOffsets[1] = {int32_t(std::max(w >> (l - 1), 1u)), int32_t(std::max(h >> (l - 1), 1u)), 1};
-    blit.dstSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, l, 0, 1};
-    blit.dstOffsets[1] = {int32_t(std::max(w >> l, 1u)), int32_t(std::max(h >> l, 1u)), 1};
-    fn.vkCmdBlitImage(cmd, o.image, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, o.image,
-                      VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 1, &blit, VK_FILTER_LINEAR);
-  }
-  if (levels > 1)
-    imageBarrier(0, levels - 1, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, finalLayout, VK_ACCESS_TRANSFER_READ_BIT,
-                 after.access, VK_PIPELINE_STAGE_TRANSFER_BIT, after.stages);
-  imageBarrier(levels - 1, 1, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, finalLayout, VK_ACCESS_TRANSFER_WRITE_BIT,
-               after.access, VK_PIPELINE_STAGE_TRANSFER_BIT, after.stages);
 }
 
 // ---- recording --------------------------------------------------------------------------------

@@ -75,7 +75,7 @@ class Generator {
     bool operator<(const SamplerKey& o) const { return tie() < o.tie(); }
   };
   struct SamplerPrograms {
-    std::unique_ptr<Program> begin, prepare, update, encode;
+    std::unique_ptr<Program> begin, prepare, update, encode, mips;
   };
   struct Item {
     const tsr_request* request;  // valid during begin() only: inputs are copied there
@@ -113,7 +113,6 @@ class Generator {
   void planGroup(std::size_t groupIndex);
   void recordWork(VkCommandBuffer cmd, const Work& w);
   void recordOutputs(VkCommandBuffer cmd, const Group& g);
-  void recordImageOutput(VkCommandBuffer cmd, const tsr_output& out, const BufferRef& src, uint32_t w, uint32_t h);
   void barrier(VkCommandBuffer cmd, VkPipelineStageFlags src, VkAccessFlags srcAccess, VkPipelineStageFlags dst,
                VkAccessFlags dstAccess) const;
   uint32_t readProgress() const;
@@ -132,7 +131,7 @@ class Generator {
 
   // The sampler's part of the scratch region and of staging (offsets; see the constructor).
   struct Layout {
-    uint64_t x, e, d, p, init, mask, params, pixels, rawInit, rawMask;  // scratch
+    uint64_t x, e, d, p, init, mask, params, pixels, mips, rawInit, rawMask;  // scratch
     uint64_t progress, inputs, masks, outputs, slotOutput;                // staging
   } layout_{};
   sampler::SamplerState state(uint32_t n, uint32_t h, uint32_t w) const;
