@@ -105,7 +105,7 @@ typedef struct tsr_standalone_desc {
   /* Index into vkEnumeratePhysicalDevices, or a case-insensitive part of the device name.
    * NULL or "": the TESSERA_DEVICE environment variable, else discrete > integrated > CPU. */
   const char* device;
-  VkBool32 validation;           /* enable VK_LAYER_KHRONOS_validation */
+  VkBool32 validation;           /* enable VK_LAYER_KHRONOS_validation, synchronization validation too */
   tsr_message_callback on_validation_message;
   void* user;
   VkBool32 allow_fp16;           /* enable fp16 storage when the device has it (default VK_TRUE) */
