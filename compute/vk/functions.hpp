@@ -87,8 +87,7 @@
   X(vkCmdFillBuffer)                    \
   X(vkCmdUpdateBuffer)   \
   X(vkCmdCopyBufferToImage)             \
-  X(vkCmdCopyImageToBuffer)             \
-  X(vkCmdBlitImage)
+  X(vkCmdCopyImageToBuffer)
 
 namespace tessera::vk {
 

@@ -1,4 +1,5 @@
 // Contexts: the device tessera runs on, standalone or the host's.
+#include <cstddef>
 #include <cstring>
 
 #include "handles.hpp"
@@ -29,13 +30,18 @@ void tsr_device_requirements_defaults(tsr_device_requirements* out) {
 
 tsr_result tsr_get_device_requirements(tsr_device_requirements* out) {
   return guard("tsr_get_device_requirements", [&] {
-    checkStruct(out, "tsr_device_requirements");
+    // A host built against an older header has a shorter struct: fill only what it holds.
+    checkStruct(out, "tsr_device_requirements", offsetof(tsr_device_requirements, output_image_usage));
     out->min_api_version = VK_API_VERSION_1_1;
     out->queue_flags = VK_QUEUE_COMPUTE_BIT;
     out->required_device_extension_count = 0;
     out->required_device_extensions = nullptr;
     out->want_storage_buffer_16bit_access = VK_TRUE;
     out->want_shader_float16 = VK_TRUE;
+    if (out->struct_size >= sizeof(tsr_device_requirements)) {
+      out->output_image_usage = VK_IMAGE_USAGE_TRANSFER_DST_BIT;
+      out->output_format_features = VK_FORMAT_FEATURE_TRANSFER_DST_BIT;
+    }
     return TSR_SUCCESS;
   });
 }

@@ -93,6 +93,15 @@ std::unique_ptr<Device> Device::createStandalone(const StandaloneOptions& option
       fail(ErrorCode::DeviceFeatureMissing, "validation requested but VK_LAYER_KHRONOS_validation is not installed");
     layers.push_back(kValidationLayer);
     extensions.push_back(VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
+    // The layer provides VK_EXT_validation_features; synchronization validation is off by default.
+    uint32_t ne = 0;
+    fn.vkEnumerateInstanceExtensionProperties(kValidationLayer, &ne, nullptr);
+    std::vector<VkExtensionProperties> ep(ne);
+    fn.vkEnumerateInstanceExtensionProperties(kValidationLayer, &ne, ep.data());
+    if (std::any_of(ep.begin(), ep.end(), [](auto& e) {
+          return std::strcmp(e.extensionName, VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME) == 0;
+        }))
+      extensions.push_back(VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME);
   }
 
   VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
@@ -105,8 +114,15 @@ std::unique_ptr<Device> Device::createStandalone(const StandaloneOptions& option
                     VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT;
   mci.pfnUserCallback = &Device::debugCallback;
   mci.pUserData = d.get();
+  const VkValidationFeatureEnableEXT sync = VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT;
+  VkValidationFeaturesEXT features{VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT};
+  features.enabledValidationFeatureCount = 1;
+  features.pEnabledValidationFeatures = &sync;
+  features.pNext = &mci;  // the messenger's own create info must carry no features
+  const bool syncValidation = options.validation && extensions.size() == 2;
   VkInstanceCreateInfo ici{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
-  ici.pNext = options.validation ? &mci : nullptr;  // also catches messages from create/destroy
+  // The messenger also catches messages from create/destroy.
+  ici.pNext = syncValidation ? static_cast<const void*>(&features) : options.validation ? &mci : nullptr;
   ici.pApplicationInfo = &app;
   ici.enabledLayerCount = static_cast<uint32_t>(layers.size());
   ici.ppEnabledLayerNames = layers.data();

@@ -10,7 +10,8 @@
 namespace tessera::runtime {
 
 struct StandaloneOptions {
-  // Enables VK_LAYER_KHRONOS_validation and reports each warning or error message here.
+  // Enables VK_LAYER_KHRONOS_validation, with synchronization validation (hazards between
+  // commands), and reports each warning or error message here.
   bool validation = false;
   std::function<void(const std::string&)> onValidationMessage;
   // Index into vkEnumeratePhysicalDevices or a case-insensitive part of the device name.

@@ -4,8 +4,10 @@
 #include <cmath>
 #include <cstring>
 
+#include "image_output.hpp"
 #include "output_barriers.hpp"
 #include "sampler/image_decode.hpp"
+#include "sampler/image_mips.hpp"
 #include "sampler/sampler_prepare.hpp"
 #include "sampler/sampler_start.hpp"
 #include "sampler/sampler_update.hpp"
@@ -143,7 +145,7 @@ struct PipelineLayout {
   std::array<uint64_t, kMaxPipelineStages> weightsAt{}, ioAt{}, stateAt{};  // stateAt relative to the base's extra scratch
   uint64_t extraWeights = 0, maxActivations = 0, extraScratch = 0, staging = 0;
   uint64_t stageWeightsStaging = 0;  // where the later stages' packed weights wait (weightsAt[k] after it)
-  uint64_t params = 0, pixels = 0, rawInit = 0, rawMask = 0, cond = 0;  // relative to the base's extra scratch
+  uint64_t params = 0, pixels = 0, mips = 0, rawInit = 0, rawMask = 0, cond = 0;  // relative to the base's extra scratch
   uint64_t progress = 0, inputs = 0, masks = 0, outputs = 0, slotOutput = 0;
 };
 
@@ -179,6 +181,8 @@ PipelineLayout layoutPipeline(tsr_context_t& ctx, const model::ModelPackage& pac
   at += alignUp(sampler::paramsBytes(c.maxBatch), align);
   l.pixels = at;
   at += alignUp(sampler::pixelBytes(sampler::PixelFormat::Rgba16F, c.maxBatch, c.maxHeight, c.maxWidth), align);
+  l.mips = at;  // the largest chain holds any smaller one (sampler::mipChainBytes)
+  at += alignUp(sampler::mipChainBytes(sampler::PixelFormat::Rgba16F, c.maxBatch, c.maxHeight, c.maxWidth, align), align);
   l.rawInit = at;
   at += alignUp(uint64_t(c.maxBatch) * px * 4, align);
   l.rawMask = at;
@@ -278,12 +282,13 @@ Generator::Generator(tsr_context_t& ctx, const model::ModelPackage& package, con
       o.weightStagingOffset = l.stageWeightsStaging + l.weightsAt[k];
       stages_.push_back(std::make_unique<Stage>(ctx, package.stages()[k - 1], k, l.stage[k], o, l.stateAt[k], x0));
     }
-    layout_ = {x0 + l.params, x0 + l.pixels, x0 + l.rawInit, x0 + l.rawMask, x0 + l.cond,
+    layout_ = {x0 + l.params, x0 + l.pixels, x0 + l.mips, x0 + l.rawInit, x0 + l.rawMask, x0 + l.cond,
                l.progress, l.inputs, l.masks, l.outputs, l.slotOutput};
     shared_.params = scratch(layout_.params, sampler::paramsBytes(config.maxBatch));
     shared_.rawInit = scratch(layout_.rawInit, 4);
     shared_.rawMask = scratch(layout_.rawMask, 4);
     shared_.pixels = scratch(layout_.pixels, 4);
+    shared_.mips = scratch(layout_.mips, 4);
     shared_.cond = scratch(layout_.cond, 4);
     for (const tsr_shape& shape : config.prepared) prepareShape(shape);
   }
@@ -458,14 +463,10 @@ Generator::Item Generator::normalize(const tsr_request& r) const {
                                              std::to_string(most) + "] for " + sizeStr(it.width, it.height));
       VkFormatProperties fp{};
       gpu_.fn.vkGetPhysicalDeviceFormatProperties(gpu_.physicalDevice, o.format, &fp);
-      VkFormatFeatureFlags need = VK_FORMAT_FEATURE_TRANSFER_DST_BIT;
-      if (o.mip_levels > 1)
-        need |= VK_FORMAT_FEATURE_BLIT_SRC_BIT | VK_FORMAT_FEATURE_BLIT_DST_BIT |
-                VK_FORMAT_FEATURE_SAMPLED_IMAGE_FILTER_LINEAR_BIT;
-      if ((fp.optimalTilingFeatures & need) != need)
-        fail(ErrorCode::DeviceFeatureMissing, "the device cannot " +
-                                                  std::string(o.mip_levels > 1 ? "blit mips of" : "copy into") +
-                                                  " an optimal-tiling image of format " + std::to_string(int(o.format)));
+      // Mips are made by compute shaders and copied like level 0 (image_output.hpp): copies only.
+      if (!(fp.optimalTilingFeatures & VK_FORMAT_FEATURE_TRANSFER_DST_BIT))
+        fail(ErrorCode::DeviceFeatureMissing,
+             "the device cannot copy into an optimal-tiling image of format " + std::to_string(int(o.format)));
       break;
     }
     default: fail(ErrorCode::InvalidArgument, "output.kind " + std::to_string(kind) + " is unknown");
@@ -686,6 +687,12 @@ void Generator::recordWork(VkCommandBuffer cmd, const Work& w) {
 
 void Generator::recordOutputs(VkCommandBuffer cmd, const Group& g) {
   const auto& fn = gpu_.fn;
+  uint32_t levels = 1;
+  for (uint32_t k = 0; k < g.count; ++k) {
+    const tsr_output& o = items_[g.first + k].output;
+    if (o.kind == TSR_OUTPUT_IMAGE) levels = std::max(levels, o.mip_levels);
+  }
+  if (levels > 1) g.stages[g.stageCount - 1].sampler->mips->record(cmd, 0, levels - 1);
   barrier(cmd, kWork, kAll, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT);
   bool host = false, buffer = false;
   for (uint32_t k = 0; k < g.count; ++k) {
@@ -703,7 +710,10 @@ void Generator::recordOutputs(VkCommandBuffer cmd, const Group& g) {
       fn.vkCmdCopyBuffer(cmd, src.buffer, o.buffer, 1, &c);
       buffer = true;
     } else {
-      recordImageOutput(cmd, o, src, it.width, it.height);
+      const uint64_t align = Arena::offsetAlignment(gpu_);
+      const BufferRef level0 = scratch(layout_.pixels, g.count * bytes);
+      const BufferRef chain = scratch(layout_.mips, sampler::mipChainBytes(it.format, g.count, g.height, g.width, align));
+      recordImageOutput(fn, cmd, o, {level0, chain, it.format, g.count, k, it.width, it.height, align});
     }
   }
   if (host)
@@ -712,51 +722,6 @@ void Generator::recordOutputs(VkCommandBuffer cmd, const Group& g) {
   if (buffer)
     barrier(cmd, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_ACCESS_TRANSFER_WRITE_BIT, bufferReaders().stages,
             bufferReaders().access);
-}
-
-void Generator::recordImageOutput(VkCommandBuffer cmd, const tsr_output& o, const BufferRef& src, uint32_t w,
-                                  uint32_t h) {
-  const auto& fn = gpu_.fn;
-  const uint32_t levels = o.mip_levels;
-  const OutputReaders after = imageReaders(o.final_layout);
-  const VkImageLayout finalLayout = after.layout;
-  auto imageBarrier = [&](uint32_t level, uint32_t count, VkImageLayout from, VkImageLayout to, VkAccessFlags srcA,
-                          VkAccessFlags dstA, VkPipelineStageFlags srcS, VkPipelineStageFlags dstS) {
-    VkImageMemoryBarrier b{VK_STRUCTURE_TYPE_IMAGE_MEMORY_BARRIER};
-    b.srcAccessMask = srcA;
-    b.dstAccessMask = dstA;
-    b.oldLayout = from;
-    b.newLayout = to;
-    b.srcQueueFamilyIndex = b.dstQueueFamilyIndex = VK_QUEUE_FAMILY_IGNORED;
-    b.image = o.image;
-    b.subresourceRange = {VK_IMAGE_ASPECT_COLOR_BIT, level, count, 0, 1};
-    fn.vkCmdPipelineBarrier(cmd, srcS, dstS, 0, 0, nullptr, 0, nullptr, 1, &b);
-  };
-  imageBarrier(0, levels, VK_IMAGE_LAYOUT_UNDEFINED, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 0,
-               VK_ACCESS_TRANSFER_WRITE_BIT, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT);
-  VkBufferImageCopy c{};
-  c.bufferOffset = src.offset;
-  c.imageSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, 0, 0, 1};
-  c.imageExtent = {w, h, 1};
-  fn.vkCmdCopyBufferToImage(cmd, src.buffer, o.image, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 1, &c);
-  // The mip chain by linear blits, each level from the one above (a 2x2 box for even sizes).
-  for (uint32_t l = 1; l < levels; ++l) {
-    imageBarrier(l - 1, 1, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL,
-                 VK_ACCESS_TRANSFER_WRITE_BIT, VK_ACCESS_TRANSFER_READ_BIT, VK_PIPELINE_STAGE_TRANSFER_BIT,
-                 VK_PIPELINE_STAGE_TRANSFER_BIT);
-    VkImageBlit blit{};
-    blit.srcSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, l - 1, 0, 1};
-    blit.srcOffsets[1] = {int32_t(std::max(w >> (l - 1), 1u)), int32_t(std::max(h >> (l - 1), 1u)), 1};
-    blit.dstSubresource = {VK_IMAGE_ASPECT_COLOR_BIT, l, 0, 1};
-    blit.dstOffsets[1] = {int32_t(std::max(w >> l, 1u)), int32_t(std::max(h >> l, 1u)), 1};
-    fn.vkCmdBlitImage(cmd, o.image, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, o.image,
-                      VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, 1, &blit, VK_FILTER_LINEAR);
-  }
-  if (levels > 1)
-    imageBarrier(0, levels - 1, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, finalLayout, VK_ACCESS_TRANSFER_READ_BIT,
-                 after.access, VK_PIPELINE_STAGE_TRANSFER_BIT, after.stages);
-  imageBarrier(levels - 1, 1, VK_IMAGE_LAYOUT_TRANSFER_DST_OPTIMAL, finalLayout, VK_ACCESS_TRANSFER_WRITE_BIT,
-               after.access, VK_PIPELINE_STAGE_TRANSFER_BIT, after.stages);
 }
 
 // ---- recording --------------------------------------------------------------------------------

@@ -106,7 +106,6 @@ class Generator {
   void planGroup(std::size_t groupIndex);
   void recordWork(VkCommandBuffer cmd, const Work& w);
   void recordOutputs(VkCommandBuffer cmd, const Group& g);
-  void recordImageOutput(VkCommandBuffer cmd, const tsr_output& out, const BufferRef& src, uint32_t w, uint32_t h);
   void barrier(VkCommandBuffer cmd, VkPipelineStageFlags src, VkAccessFlags srcAccess, VkPipelineStageFlags dst,
                VkAccessFlags dstAccess) const;
   uint32_t readProgress() const;
@@ -126,7 +125,7 @@ class Generator {
 
   // The generator's part of the scratch region (absolute offsets) and of staging.
   struct Layout {
-    uint64_t params, pixels, rawInit, rawMask, cond;  // scratch
+    uint64_t params, pixels, mips, rawInit, rawMask, cond;  // scratch
     uint64_t progress, inputs, masks, outputs, slotOutput;  // staging
   } layout_{};
   SharedBuffers shared_{};

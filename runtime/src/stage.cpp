@@ -1,5 +1,7 @@
 #include "stage.hpp"
 
+#include "sampler/image_mips.hpp"
+
 #include <bit>
 #include <cmath>
 
@@ -124,7 +126,14 @@ const Stage::SamplerPrograms& Stage::samplerPrograms(const SamplerKey& k, const 
   BufferRef pixels = sh.pixels;
   pixels.size = sampler::pixelBytes(k.format, k.n, k.height, k.width);
   sampler::imageEncode(*p.encode, kernels, st.x, pixels, k.format);
-  for (auto* q : {p.begin.get(), p.prepare.get(), p.update.get(), p.encode.get()}) q->finalize();
+  // The whole chain; a group whose images want fewer levels records only the first dispatches.
+  p.mips = std::make_unique<Program>(gpu_);
+  const uint64_t align = Arena::offsetAlignment(gpu_);
+  BufferRef chain = sh.mips;
+  chain.size = sampler::mipChainBytes(k.format, k.n, k.height, k.width, align);
+  sampler::imageMips(*p.mips, kernels, pixels, chain, k.format, k.n, k.height, k.width,
+                     sampler::mipLevelCount(k.width, k.height), align);
+  for (auto* q : {p.begin.get(), p.prepare.get(), p.update.get(), p.encode.get(), p.mips.get()}) q->finalize();
   return samplerPrograms_.emplace(k, std::move(p)).first->second;
 }
 

@@ -34,6 +34,7 @@ struct SharedBuffers {
   BufferRef params;           // the stage row and the item rows
   BufferRef rawInit, rawMask; // the group's RGBA8 init images and mask bytes
   BufferRef pixels;           // the encoded output
+  BufferRef mips;             // the encoded output's mip chain (sampler/image_mips.hpp)
   BufferRef cond;             // fp32: the stage before's output, clamped and noised
 };
 
@@ -77,7 +78,7 @@ class Stage {
     bool operator<(const SamplerKey& o) const { return tie() < o.tie(); }
   };
   struct SamplerPrograms {
-    std::unique_ptr<Program> begin, prepare, update, encode;
+    std::unique_ptr<Program> begin, prepare, update, encode, mips;
   };
   // The Programs of a shape, built on first use unless `build` is false (strict shapes: then
   // Unsupported). The caller holds the context's mutex (the kernel cache).

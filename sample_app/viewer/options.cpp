@@ -34,7 +34,7 @@ void addOptions(CLI::App& app, Options& o) {
   app.add_flag("--flat", o.flat, "a still, top-down view: the texture tiled at one texel per pixel");
   app.add_flag("--offscreen", o.offscreen, "no window: draw into an offscreen image of --width x --height");
   app.add_flag("--validation", o.validation,
-               "enable VK_LAYER_KHRONOS_validation; exit 2 if it reports anything");
+               "enable VK_LAYER_KHRONOS_validation (synchronization validation too); exit 2 if it reports anything");
   app.add_flag("--log-frames", o.logFrames, "print every frame's times");
   app.add_flag(
       "--whole-job", o.wholeJob,

@@ -76,6 +76,8 @@ Instance::Instance(const std::vector<const char*>& extensions, bool validation) 
     });
     if (!found) throw VulkanError("--validation: VK_LAYER_KHRONOS_validation is not installed");
     exts.push_back(VK_EXT_DEBUG_UTILS_EXTENSION_NAME);
+    // The layer provides it; it turns on synchronization validation (hazards between commands).
+    exts.push_back(VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME);
   }
 
   VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
@@ -89,8 +91,14 @@ Instance::Instance(const std::vector<const char*>& extensions, bool validation) 
       VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT;
   mci.pfnUserCallback = &Instance::onMessage;
   mci.pUserData = this;
+  const VkValidationFeatureEnableEXT sync = VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT;
+  VkValidationFeaturesEXT features{VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT};
+  features.enabledValidationFeatureCount = 1;
+  features.pEnabledValidationFeatures = &sync;
+  features.pNext = &mci;  // the messenger's own create info must carry no features
   VkInstanceCreateInfo ici{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
-  ici.pNext = validation ? &mci : nullptr;  // also reports what instance creation itself finds
+  // The messenger also reports what instance creation itself finds.
+  ici.pNext = validation ? static_cast<const void*>(&features) : nullptr;
   ici.pApplicationInfo = &app;
   ici.enabledLayerCount = validation ? 1 : 0;
   ici.ppEnabledLayerNames = &layer;

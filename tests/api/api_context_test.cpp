@@ -2,6 +2,8 @@
 // and host-device contexts, the defaults of every versioned struct, results and their names,
 // the per-thread message, and that every entry point refuses NULL and short structs with
 // TSR_ERROR_INVALID_ARGUMENT and a message naming the problem instead of crashing.
+#include <cstddef>
+#include <cstring>
 #include <set>
 #include <thread>
 
@@ -32,6 +34,24 @@ TEST_F(ApiContextTest, DeviceRequirementsNameWhatTesseraWants) {
     EXPECT_NE(r.required_device_extensions[i], nullptr);
   EXPECT_EQ(r.want_storage_buffer_16bit_access, VK_TRUE);
   EXPECT_EQ(r.want_shader_float16, VK_TRUE);
+  // Compute only: mips are compute shaders and copies, so an async compute queue will do, and
+  // an output image needs nothing beyond copies into it.
+  EXPECT_EQ(r.queue_flags, VkQueueFlags(VK_QUEUE_COMPUTE_BIT));
+  EXPECT_EQ(r.output_image_usage, VkImageUsageFlags(VK_IMAGE_USAGE_TRANSFER_DST_BIT));
+  EXPECT_EQ(r.output_format_features, VkFormatFeatureFlags(VK_FORMAT_FEATURE_TRANSFER_DST_BIT));
+
+  // A host built against the first header (no output_* fields) gets the rest, and nothing is
+  // written past its struct.
+  struct {
+    tsr_device_requirements r;
+    unsigned char guard[16];
+  } old;
+  std::memset(&old, 0xAB, sizeof(old));
+  old.r.struct_size = uint32_t(offsetof(tsr_device_requirements, output_image_usage));
+  TSR_ASSERT_OK(tsr_get_device_requirements(&old.r));
+  EXPECT_EQ(old.r.queue_flags, r.queue_flags);
+  const auto* tail = reinterpret_cast<const unsigned char*>(&old.r) + old.r.struct_size;
+  for (std::size_t i = 0; i < sizeof(old) - old.r.struct_size; ++i) ASSERT_EQ(tail[i], 0xAB) << "byte " << i;
 
   // The C++ wrapper asks the same.
   const tsr_device_requirements viaWrapper = tsr::deviceRequirements();

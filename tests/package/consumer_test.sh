@@ -31,10 +31,11 @@ fi
 "$cmake" --build "$work/cmake" >"$work/cmake-build.log"
 "$(dirname "$cmake")/ctest" --test-dir "$work/cmake" --output-on-failure
 
-# 2. pkg-config and the C compiler, nothing else.
+# 2. pkg-config and the C compiler, nothing else (plus the CFLAGS / LDFLAGS of the environment, as
+# a build would pass them: tools/sanitize.sh's kits need the sanitizers' runtimes at link).
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
 test "$(pkg-config --modversion tessera)" = "$(sed -n 's/^project(tessera VERSION \([0-9.]*\).*/\1/p' "$src/CMakeLists.txt")"
-"$cc" -o "$work/pc-consumer" "$src/examples/minimal.c" $(pkg-config --cflags --libs tessera) \
+"$cc" ${CFLAGS:-} -o "$work/pc-consumer" "$src/examples/minimal.c" $(pkg-config --cflags --libs tessera) ${LDFLAGS:-} \
   -Wl,-rpath,"$(pkg-config --variable=libdir tessera)"
 out=$("$work/pc-consumer" "$(pkg-config --variable=modeldir tessera)/default.tsr")
 echo "$out"

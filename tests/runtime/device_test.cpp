@@ -224,5 +224,69 @@ TEST(DeviceTest, ValidationLayerReportsAnInvalidCall) {
   EXPECT_EQ(messages.list.size(), d->validationMessageCount());
 }
 
+// Two fills of one buffer with no barrier between them: a write-after-write hazard that only
+// synchronization validation sees (the core checks find nothing wrong).
+void recordWriteAfterWrite(const vk::Functions& fn, VkDevice device, uint32_t queueFamily) {
+  VkBufferCreateInfo bi{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
+  bi.size = 256;
+  bi.usage = VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+  VkBuffer buffer = VK_NULL_HANDLE;
+  ASSERT_EQ(fn.vkCreateBuffer(device, &bi, nullptr, &buffer), VK_SUCCESS);
+  VkMemoryRequirements req;
+  fn.vkGetBufferMemoryRequirements(device, buffer, &req);
+  VkMemoryAllocateInfo ai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
+  ai.allocationSize = req.size;
+  ai.memoryTypeIndex = uint32_t(__builtin_ctz(req.memoryTypeBits));
+  VkDeviceMemory memory = VK_NULL_HANDLE;
+  ASSERT_EQ(fn.vkAllocateMemory(device, &ai, nullptr, &memory), VK_SUCCESS);
+  ASSERT_EQ(fn.vkBindBufferMemory(device, buffer, memory, 0), VK_SUCCESS);
+  VkCommandPoolCreateInfo pi{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+  pi.queueFamilyIndex = queueFamily;
+  VkCommandPool pool = VK_NULL_HANDLE;
+  ASSERT_EQ(fn.vkCreateCommandPool(device, &pi, nullptr, &pool), VK_SUCCESS);
+  VkCommandBufferAllocateInfo cai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+  cai.commandPool = pool;
+  cai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+  cai.commandBufferCount = 1;
+  VkCommandBuffer cmd = VK_NULL_HANDLE;
+  ASSERT_EQ(fn.vkAllocateCommandBuffers(device, &cai, &cmd), VK_SUCCESS);
+  VkCommandBufferBeginInfo begin{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+  ASSERT_EQ(fn.vkBeginCommandBuffer(cmd, &begin), VK_SUCCESS);
+  fn.vkCmdFillBuffer(cmd, buffer, 0, 256, 1);
+  fn.vkCmdFillBuffer(cmd, buffer, 0, 256, 2);
+  fn.vkEndCommandBuffer(cmd);
+  fn.vkDestroyCommandPool(device, pool, nullptr);
+  fn.vkDestroyBuffer(device, buffer, nullptr);
+  fn.vkFreeMemory(device, memory, nullptr);
+}
+
+bool onlyWriteAfterWrite(const std::vector<std::string>& list) {
+  bool any = false;
+  for (const std::string& m : list) {
+    if (m.find("SYNC-HAZARD-WRITE-AFTER-WRITE") == std::string::npos) {
+      ADD_FAILURE() << "unexpected validation message: " << m;
+      return false;
+    }
+    any = true;
+  }
+  return any;
+}
+
+// Every test runs under synchronization validation: a standalone device with validation has it
+// (what tsr_standalone_desc.validation promises), and so does the tests' host device by default.
+TEST(DeviceTest, ValidationIncludesSynchronizationValidation) {
+  {
+    Messages messages;
+    auto d = runtime::Device::createStandalone(messages.options());
+    const vk::Gpu& g = d->gpu();
+    recordWriteAfterWrite(g.fn, g.device, g.queueFamily);
+    std::lock_guard<std::mutex> lock(messages.mutex);
+    EXPECT_TRUE(onlyWriteAfterWrite(messages.list)) << "standalone: no SYNC-HAZARD-WRITE-AFTER-WRITE reported";
+  }
+  HostVulkan host;
+  recordWriteAfterWrite(host.fn, host.device, host.queueFamily);
+  EXPECT_TRUE(onlyWriteAfterWrite(host.messages())) << "HostVulkan: no SYNC-HAZARD-WRITE-AFTER-WRITE reported";
+}
+
 }  // namespace
 }  // namespace tessera::test

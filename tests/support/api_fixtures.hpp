@@ -524,7 +524,7 @@ class HostImage {
       c.imageExtent = {levelWidth(l), levelHeight(l), 1};
       host_.fn.vkCmdCopyImageToBuffer(cmd, image, VK_IMAGE_LAYOUT_TRANSFER_SRC_OPTIMAL, dst.buffer, 1, &c);
       offsets.push_back(at);
-      at += VkDeviceSize(levelWidth(l)) * levelHeight(l) * 4;
+      at += VkDeviceSize(levelWidth(l)) * levelHeight(l) * (format == VK_FORMAT_R16G16B16A16_SFLOAT ? 8 : 4);
     }
     VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
     mb.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;

@@ -45,7 +45,31 @@ namespace tessera::test::counting {
   X(QueueSubmit)                  \
   X(QueueWaitIdle)                \
   X(FlushMappedMemoryRanges)      \
-  X(InvalidateMappedMemoryRanges)
+  X(InvalidateMappedMemoryRanges) \
+  TESSERA_GRAPHICS_ONLY_FUNCTIONS(X)
+
+// Commands and objects that only a graphics queue (or a graphics pipeline) has: tessera must
+// record none of them, so that it runs on a compute-only queue (lavapipe has one queue family
+// that can do everything, so counting them is the proof).
+#define TESSERA_GRAPHICS_ONLY_FUNCTIONS(X) \
+  X(CmdBlitImage)                 \
+  X(CmdClearColorImage)           \
+  X(CmdClearDepthStencilImage)    \
+  X(CmdClearAttachments)          \
+  X(CmdResolveImage)              \
+  X(CmdBeginRenderPass)           \
+  X(CmdBeginRendering)            \
+  X(CmdDraw)                      \
+  X(CmdDrawIndexed)               \
+  X(CmdDrawIndirect)              \
+  X(CmdDrawIndexedIndirect)       \
+  X(CmdBindVertexBuffers)         \
+  X(CmdBindIndexBuffer)           \
+  X(CmdSetViewport)               \
+  X(CmdSetScissor)                \
+  X(CreateGraphicsPipelines)      \
+  X(CreateRenderPass)             \
+  X(CreateFramebuffer)
 
 enum Counted {
 #define TESSERA_COUNTED_ENUM(name) name,
@@ -118,8 +142,27 @@ inline uint64_t total(const Counts& c) {
   for (uint64_t v : c) t += v;
   return t;
 }
-// Everything but submits, maps, flushes and invalidations creates or frees an object.
+inline bool graphicsOnly(int id) {
+  switch (id) {
+#define TESSERA_GRAPHICS_ONLY_CASE(fn) case fn:
+    TESSERA_GRAPHICS_ONLY_FUNCTIONS(TESSERA_GRAPHICS_ONLY_CASE)
+#undef TESSERA_GRAPHICS_ONLY_CASE
+    return true;
+    default: return false;
+  }
+}
+// The graphics-only calls among two snapshots' differences, "" when there are none.
+inline std::string graphicsCalls(const Counts& before, const Counts& now) {
+  std::string s;
+  for (int i = 0; i < kCounted; ++i)
+    if (graphicsOnly(i) && now[i] != before[i]) s += std::string(" ") + kNames[i] + " +" + std::to_string(now[i] - before[i]);
+  return s;
+}
+// Everything but submits, maps, flushes and invalidations creates or frees an object (the
+// graphics-only commands are counted to be refused, and make nothing).
 inline bool makesObjects(int id) {
+  if (graphicsOnly(id) && id != CreateGraphicsPipelines && id != CreateRenderPass && id != CreateFramebuffer)
+    return false;
   return id != QueueSubmit && id != QueueWaitIdle && id != MapMemory && id != FlushMappedMemoryRanges && id != InvalidateMappedMemoryRanges &&
          id != UpdateDescriptorSets;
 }

@@ -18,8 +18,9 @@ namespace tessera::test {
 class HostVulkan {
  public:
   // `validation`: the Khronos layer on the host's instance, every message kept in messages();
-  // `syncValidation`: with synchronization validation too (hazards between commands).
-  explicit HostVulkan(bool validation = true, bool syncValidation = false) {
+  // `syncValidation`: with synchronization validation too (hazards between commands), as every
+  // test has it unless it says why not.
+  explicit HostVulkan(bool validation = true, bool syncValidation = true) {
     loader_ = dlopen("libvulkan.so.1", RTLD_NOW | RTLD_LOCAL);
     if (!loader_) throw std::runtime_error("host: cannot open libvulkan.so.1");
     fn.loadGlobal(reinterpret_cast<PFN_vkGetInstanceProcAddr>(dlsym(loader_, "vkGetInstanceProcAddr")));

@@ -83,6 +83,13 @@ typedef struct tsr_device_requirements {
    * and the memory traffic. Report what you enabled in tsr_host_device_desc. */
   VkBool32 want_storage_buffer_16bit_access; /* VkPhysicalDevice16BitStorageFeatures */
   VkBool32 want_shader_float16;              /* VkPhysicalDeviceShaderFloat16Int8Features */
+  /* What a TSR_OUTPUT_IMAGE needs: this usage, and these format features with optimal tiling.
+   * Copies only, mips included (compute shaders make them into tessera's arena and every level
+   * is copied in), so neither a graphics queue nor a storage-image format is needed: the queue
+   * may be a compute-only (async compute) one. Filled when struct_size covers them. */
+  VkImageUsageFlags output_image_usage;        /* VK_IMAGE_USAGE_TRANSFER_DST_BIT, plus what the
+                                                  output's final_layout needs (SAMPLED, TRANSFER_SRC) */
+  VkFormatFeatureFlags output_format_features; /* VK_FORMAT_FEATURE_TRANSFER_DST_BIT */
 } tsr_device_requirements;
 
 TSR_API void tsr_device_requirements_defaults(tsr_device_requirements* out);
@@ -98,7 +105,7 @@ typedef struct tsr_standalone_desc {
   /* Index into vkEnumeratePhysicalDevices, or a case-insensitive part of the device name.
    * NULL or "": the TESSERA_DEVICE environment variable, else discrete > integrated > CPU. */
   const char* device;
-  VkBool32 validation;           /* enable VK_LAYER_KHRONOS_validation */
+  VkBool32 validation;           /* enable VK_LAYER_KHRONOS_validation, synchronization validation too */
   tsr_message_callback on_validation_message;
   void* user;
   VkBool32 allow_fp16;           /* enable fp16 storage when the device has it (default VK_TRUE) */
@@ -293,12 +300,16 @@ typedef struct tsr_output {
   /* HOST_MEMORY: width*height pixels, rows `row_pitch` bytes apart (0: tight). */
   void* pixels;
   size_t row_pitch;
-  /* IMAGE: a 2-D image of the request's size, created with TRANSFER_DST (and TRANSFER_SRC when
-   * it has more than one mip level) usage, and a format that supports linear blits. Its previous
-   * contents are discarded (tessera transitions it from UNDEFINED). Levels [0, mip_levels) are
-   * written, mip_levels >= 1 (tessera cannot query an image's creation info: state how many
-   * levels to fill). Every level is left in `final_layout`: 0 or SHADER_READ_ONLY_OPTIMAL,
-   * TRANSFER_SRC_OPTIMAL or GENERAL (others are refused). */
+  /* IMAGE: a 2-D image of the request's size, created with TRANSFER_DST usage (and the usage
+   * final_layout needs: SAMPLED for SHADER_READ_ONLY, TRANSFER_SRC for TRANSFER_SRC), of a format the
+   * device can copy into (tsr_device_requirements.output_*). Its previous contents are discarded
+   * (tessera transitions it from UNDEFINED). Levels [0, mip_levels) are written, mip_levels >= 1
+   * (tessera cannot query an image's creation info: state how many levels to fill). Each level
+   * l >= 1 is a box filter of level l - 1 (2x2 texels, three coverage-weighted taps along an odd
+   * axis) made by a compute shader in linear light: for RGBA8, _SRGB and _UNORM alike, the bytes
+   * are sRGB-decoded, averaged and encoded again, since in both they hold sRGB-encoded colour.
+   * Every level is left in `final_layout`: 0 or SHADER_READ_ONLY_OPTIMAL, TRANSFER_SRC_OPTIMAL or
+   * GENERAL (others are refused). */
   VkImage image;
   uint32_t mip_levels;
   VkImageLayout final_layout;
