@@ -44,6 +44,19 @@ def edm_loss_weight(sigma, sigma_data):
     return (sigma ** 2 + sigma_data ** 2) / (sigma * sigma_data) ** 2
 
 
+@torch.no_grad()
+def fixed_sigma_losses(denoise, x, sigma_data, generator, sigmas):
+    """EDM-weighted denoising loss of denoise(x_noisy, sigma) at each fixed sigma, with noise from
+    `generator` (the validation of both long runs): {"mean", "per_sigma"}."""
+    per = []
+    for s in sigmas:
+        noise = torch.randn(x.shape, generator=generator).to(x.device)
+        sig = torch.full((len(x),), s, device=x.device)
+        d = denoise(x + s * noise, sig)
+        per.append(float((edm_loss_weight(sig, sigma_data).view(-1, 1, 1, 1) * (d - x) ** 2).mean()))
+    return {"mean": sum(per) / len(per), "per_sigma": dict(zip(map(str, sigmas), per))}
+
+
 def karras_sigmas(n, sigma_min=0.002, sigma_max=80.0, rho=7.0, device="cpu"):
     """n noise levels from sigma_max to sigma_min (EDM eq. 5), followed by a final 0."""
     i = torch.arange(n, dtype=torch.float64, device=device)

@@ -17,7 +17,7 @@ import torch  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cpu_alloc import keep_freed_memory  # noqa: E402
 from data import TextureSet  # noqa: E402
-from edm import EDMPrecond, edm_loss_weight  # noqa: E402
+from edm import EDMPrecond, edm_loss_weight, fixed_sigma_losses  # noqa: E402
 from run_loop import Run, add_run_args  # noqa: E402
 from unet import TESSERA_CONFIG  # noqa: E402
 
@@ -60,13 +60,7 @@ def validate(den, sets, sigma_data, device, n_img=24, sigmas=(0.05, 0.3, 1.0, 4.
         idx = torch.randperm(len(ds), generator=g)[:n_img]
         x = (ds.images[idx].float() / 127.5 - 1).to(device)
         y = ds.labels[idx].to(device)
-        per = []
-        for s in sigmas:
-            noise = torch.randn(x.shape, generator=g).to(device)
-            sig = torch.full((len(x),), s, device=device)
-            d = den(x + s * noise, sig, y)
-            per.append(float((edm_loss_weight(sig, sigma_data).view(-1, 1, 1, 1) * (d - x) ** 2).mean()))
-        out[name] = {"mean": sum(per) / len(per), "per_sigma": dict(zip(map(str, sigmas), per))}
+        out[name] = fixed_sigma_losses(lambda xn, sig: den(xn, sig, y), x, sigma_data, g, sigmas)
     return out
 
 

@@ -23,7 +23,7 @@ import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cpu_alloc import keep_freed_memory  # noqa: E402
-from edm import edm_loss_weight, to_unit  # noqa: E402
+from edm import edm_loss_weight, fixed_sigma_losses, to_unit  # noqa: E402
 from run_loop import Run, add_run_args  # noqa: E402
 from sr import SIGMA_AUG_MIN, SR_CONFIG, SRPrecond, condition, log_uniform  # noqa: E402
 
@@ -100,13 +100,7 @@ def validate(den, sets, sigma_data, crop, sigma_aug, n_img=24, sigmas=(0.05, 0.3
         idx = torch.randperm(len(ds), generator=g)[:n_img]
         hi, lo = ds.batch(len(idx), crop, g, idx=idx)
         cond = condition(lo, sigma_aug, torch.randn(lo.shape, generator=g), ds.factor)[..., :crop, :crop]
-        per = []
-        for s in sigmas:
-            noise = torch.randn(hi.shape, generator=g)
-            sig = torch.full((len(hi),), s)
-            d = den(hi + s * noise, sig, cond, sigma_aug)
-            per.append(float((edm_loss_weight(sig, sigma_data).view(-1, 1, 1, 1) * (d - hi) ** 2).mean()))
-        out[name] = {"mean": sum(per) / len(per), "per_sigma": dict(zip(map(str, sigmas), per))}
+        out[name] = fixed_sigma_losses(lambda xn, sig: den(xn, sig, cond, sigma_aug), hi, sigma_data, g, sigmas)
     return out
 
 
