@@ -1,8 +1,9 @@
 // A game's threads around one queue: a render thread submits to the host's queue the whole time,
 // without any lock shared with tessera, while a loading thread creates a context and generators
-// on that device. tessera must not touch the queue behind the host's back (tessera.h: it submits
-// only in tsr_generator_submit / tsr_generate), so the weights' upload travels in the first job the
-// host records — here by the render thread, into its frames' command buffers, in slices.
+// on that device, for a single-network package and for a cascade. tessera must not touch the
+// queue behind the host's back (tessera.h: it submits only in tsr_generator_submit /
+// tsr_generate), so the weights' upload travels in the first job the host records — here by the
+// render thread, into its frames' command buffers, in slices.
 // The validation layer runs with its thread-safety checks and synchronization validation on: a
 // queue used from two threads at once, or a missing barrier, fails the test; the counting
 // vkGetDeviceProcAddr proves tessera made no queue call at all during creation.
@@ -135,20 +136,34 @@ class RenderThread {
   std::string error_;
 };
 
-TEST(ApiRenderThreadTest, CreationTouchesNoQueueWhileARenderThreadSubmits) {
+// One case per kind of package: a single network, and a cascade (base + super-resolution stage,
+// whose every stage uploads its weights in the first job too).
+struct RenderCase {
+  const char* name;
+  const char* file;                   // in models/
+  std::vector<uint32_t> sizes;        // one generator per max size, created by the loading thread
+  uint32_t requestSize;
+  uint32_t steps;
+  tsr_sampler sampler;
+};
+
+class ApiRenderThreadTest : public ::testing::TestWithParam<RenderCase> {};
+
+TEST_P(ApiRenderThreadTest, CreationTouchesNoQueueWhileARenderThreadSubmits) {
+  const RenderCase& c = GetParam();
   const uint64_t seed = freshSeed();
   SCOPED_TRACE("test seed " + std::to_string(seed) + " (TESSERA_TEST_SEED reproduces it)");
   HostVulkan host(/*validation=*/true, /*syncValidation=*/true);
   counting::gRealGetDeviceProcAddr = host.fn.vkGetDeviceProcAddr;
-  ModelPtr model = loadDefaultModel();
-  const tsr_request r = request(16, 16, seed, 1, 2, TSR_SAMPLER_CONSISTENCY);
+  ModelPtr model = loadModel(std::string(TESSERA_SOURCE_MODELS_DIR) + "/" + c.file);
+  const tsr_request r = request(c.requestSize, c.requestSize, seed, 1, c.steps, c.sampler);
 
   // The reference: the same request on tessera's own device and queue.
   std::vector<uint8_t> want;
   {
     MessageLog log;
     ContextPtr standalone = standaloneContext(log, host.storage16);
-    GeneratorPtr g = makeGenerator(standalone.get(), model.get(), GeneratorSpec{16, 16, 1});
+    GeneratorPtr g = makeGenerator(standalone.get(), model.get(), GeneratorSpec{c.requestSize, c.requestSize, 1});
     want = generateOne(g.get(), r);
     log.expectNoneSince(0);
   }
@@ -161,7 +176,7 @@ TEST(ApiRenderThreadTest, CreationTouchesNoQueueWhileARenderThreadSubmits) {
   const counting::Counts before = counting::counts();
   std::thread loading([&] {
     context = hostContext(host, &counting::getDeviceProcAddr);
-    for (uint32_t size : {16u, 32u, 16u}) generators.push_back(makeGenerator(context.get(), model.get(), {size, size, 1}));
+    for (uint32_t size : c.sizes) generators.push_back(makeGenerator(context.get(), model.get(), {size, size, 1}));
   });
   loading.join();
   const counting::Counts created = counting::counts();
@@ -201,6 +216,13 @@ TEST(ApiRenderThreadTest, CreationTouchesNoQueueWhileARenderThreadSubmits) {
   context.reset();
   for (const std::string& m : host.messages()) ADD_FAILURE() << "Vulkan validation: " << m;
 }
+
+INSTANTIATE_TEST_SUITE_P(
+    Packages, ApiRenderThreadTest,
+    ::testing::Values(RenderCase{"single", "default.tsr", {16, 32, 16}, 16, 2, TSR_SAMPLER_CONSISTENCY},
+                      // Above its native 64 the cascade runs base and SR stage: 128 out, the base at 32.
+                      RenderCase{"cascade", "teacher.tsr", {128, 256, 128}, 128, 2, TSR_SAMPLER_DEFAULT}),
+    [](const ::testing::TestParamInfo<RenderCase>& i) { return std::string(i.param.name); });
 
 }  // namespace
 }  // namespace tessera::test::api

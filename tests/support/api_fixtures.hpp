@@ -155,12 +155,13 @@ inline ContextPtr hostContext(const HostVulkan& host, PFN_vkGetDeviceProcAddr gd
   return ContextPtr(c, &tsr_context_destroy);
 }
 
-inline ModelPtr loadDefaultModel() {
+inline ModelPtr loadModel(const std::string& path) {
   tsr_model m = nullptr;
-  const tsr_result r = tsr_model_load_file(defaultModelPath().c_str(), &m);
-  if (r != TSR_SUCCESS) throw std::runtime_error("default model: " + describe(r));
+  const tsr_result r = tsr_model_load_file(path.c_str(), &m);
+  if (r != TSR_SUCCESS) throw std::runtime_error(path + ": " + describe(r));
   return ModelPtr(m, &tsr_model_destroy);
 }
+inline ModelPtr loadDefaultModel() { return loadModel(defaultModelPath()); }
 
 struct GeneratorSpec {
   uint32_t maxWidth = 32, maxHeight = 32, maxBatch = 1;
