@@ -12,7 +12,7 @@ TEST(ApiCascadeSliceTest, SlicesAcrossStagesGiveTheSameBytes) {
   SCOPED_TRACE("test seed " + std::to_string(seed) + " (TESSERA_TEST_SEED reproduces it)");
   HostVulkan host(/*validation=*/true);
   HostSubmitter submitter(host);
-  ModelPtr model = loadModel(std::string(TESSERA_SOURCE_MODELS_DIR) + "/teacher.tsr");
+  ModelPtr model = loadModel(modelPath("teacher.tsr"));
   tsr_model_info info;
   tsr_model_info_defaults(&info);
   TSR_ASSERT_OK(tsr_model_get_info(model.get(), &info));

@@ -143,8 +143,7 @@ struct RenderCase {
   const char* file;                   // in models/
   std::vector<uint32_t> sizes;        // one generator per max size, created by the loading thread
   uint32_t requestSize;
-  uint32_t steps;
-  tsr_sampler sampler;
+  tsr_sampler sampler;  // 2 steps of it
 };
 
 class ApiRenderThreadTest : public ::testing::TestWithParam<RenderCase> {};
@@ -155,8 +154,8 @@ TEST_P(ApiRenderThreadTest, CreationTouchesNoQueueWhileARenderThreadSubmits) {
   SCOPED_TRACE("test seed " + std::to_string(seed) + " (TESSERA_TEST_SEED reproduces it)");
   HostVulkan host(/*validation=*/true, /*syncValidation=*/true);
   counting::gRealGetDeviceProcAddr = host.fn.vkGetDeviceProcAddr;
-  ModelPtr model = loadModel(std::string(TESSERA_SOURCE_MODELS_DIR) + "/" + c.file);
-  const tsr_request r = request(c.requestSize, c.requestSize, seed, 1, c.steps, c.sampler);
+  ModelPtr model = loadModel(modelPath(c.file));
+  const tsr_request r = request(c.requestSize, c.requestSize, seed, 1, 2, c.sampler);
 
   // The reference: the same request on tessera's own device and queue.
   std::vector<uint8_t> want;
@@ -219,9 +218,9 @@ TEST_P(ApiRenderThreadTest, CreationTouchesNoQueueWhileARenderThreadSubmits) {
 
 INSTANTIATE_TEST_SUITE_P(
     Packages, ApiRenderThreadTest,
-    ::testing::Values(RenderCase{"single", "default.tsr", {16, 32, 16}, 16, 2, TSR_SAMPLER_CONSISTENCY},
+    ::testing::Values(RenderCase{"single", "default.tsr", {16, 32, 16}, 16, TSR_SAMPLER_CONSISTENCY},
                       // Above its native 64 the cascade runs base and SR stage: 128 out, the base at 32.
-                      RenderCase{"cascade", "teacher.tsr", {128, 256, 128}, 128, 2, TSR_SAMPLER_DEFAULT}),
+                      RenderCase{"cascade", "teacher.tsr", {128, 256, 128}, 128, TSR_SAMPLER_DEFAULT}),
     [](const ::testing::TestParamInfo<RenderCase>& i) { return std::string(i.param.name); });
 
 }  // namespace

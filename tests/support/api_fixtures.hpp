@@ -31,7 +31,9 @@
 
 namespace tessera::test::api {
 
-inline std::string defaultModelPath() { return std::string(TESSERA_SOURCE_MODELS_DIR) + "/default.tsr"; }
+// A package committed in models/.
+inline std::string modelPath(const std::string& file) { return std::string(TESSERA_SOURCE_MODELS_DIR) + "/" + file; }
+inline std::string defaultModelPath() { return modelPath("default.tsr"); }
 
 inline std::vector<std::byte> readFileBytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
