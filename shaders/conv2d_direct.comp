@@ -23,11 +23,15 @@ layout(push_constant) uniform Push {
   uint ho, wo;
   uint cout;
   float outputScale;
+  // Rows/columns of padding before index 0 (1, or 0 when padding only after, diffusers'
+  // downsample_padding 0): a push constant, so the placement adds no pipelines.
+  uint padBefore;
 } p;
 
-// Input coordinate of tap k for output coordinate o; -1 when it falls in zero padding.
+// Input coordinate of tap k for output coordinate o; -1 when it falls in zero padding. Padding
+// only after reaches at most index `size`, which wraps to 0.
 int tapCoord(uint o, uint k, uint size) {
-  int i = int(o * STRIDE + k) - int(KSIZE / 2);
+  int i = int(o * STRIDE + k) - int(p.padBefore);
   if (CIRCULAR) return i < 0 ? i + int(size) : (i >= int(size) ? i - int(size) : i);
   return (i < 0 || i >= int(size)) ? -1 : i;
 }

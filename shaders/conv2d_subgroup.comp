@@ -41,6 +41,7 @@ layout(push_constant) uniform Push {
   uint circular;  // pad by wrapping around instead of with zeros (a push constant: half the pipelines)
   uint hasBias, hasResidual;
   float outputScale;
+  uint padBefore;  // 1, or 0 when padding only after (a push constant: no more pipelines)
 } p;
 
 float acc[MB][PY][PX];
@@ -100,7 +101,7 @@ void main() {
   const uint lane = gl_SubgroupInvocationID;
   const uint n = gl_WorkGroupID.z / p.coBlocks, cob = gl_WorkGroupID.z % p.coBlocks;
   const uint ox0 = gl_WorkGroupID.x * PX, oy0 = gl_WorkGroupID.y * PY;
-  const int ix0 = int(ox0 * STRIDE) - int(KSIZE / 2), iy0 = int(oy0 * STRIDE) - int(KSIZE / 2);
+  const int ix0 = int(ox0 * STRIDE) - int(p.padBefore), iy0 = int(oy0 * STRIDE) - int(p.padBefore);
   [[unroll]] for (uint m = 0; m < MB; ++m)
     [[unroll]] for (uint py = 0; py < PY; ++py)
       [[unroll]] for (uint px = 0; px < PX; ++px) acc[m][py][px] = 0.0;

@@ -34,6 +34,7 @@ layout(push_constant) uniform Push {
   uint coBlocks;
   uint hasBias, hasResidual;
   float outputScale;
+  uint padBefore;  // 1, or 0 when padding only after (a push constant: no more pipelines)
 } p;
 
 shared float ws[CO * CI * KK];
@@ -43,7 +44,7 @@ void main() {
   const uint tid = gl_LocalInvocationIndex;
   const uint n = gl_WorkGroupID.z / p.coBlocks, co0 = (gl_WorkGroupID.z % p.coBlocks) * CO;
   const uint ox0 = gl_WorkGroupID.x * PB, oy0 = gl_WorkGroupID.y * PB;
-  const int ix0 = int(ox0 * STRIDE) - int(KSIZE / 2), iy0 = int(oy0 * STRIDE) - int(KSIZE / 2);
+  const int ix0 = int(ox0 * STRIDE) - int(p.padBefore), iy0 = int(oy0 * STRIDE) - int(p.padBefore);
   const uint cin = p.c1 + p.c2, plane = p.h * p.w;
   // This invocation's 4 output channels and 4 pixels (a row segment of the block).
   const uint cg = tid / 16u, pg = tid % 16u;

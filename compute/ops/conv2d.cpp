@@ -28,6 +28,8 @@ const char* variantName(Conv2dVariant v) {
   return "?";
 }
 
+const char* padPlacementName(PadPlacement p) { return p == PadPlacement::After ? "after" : "both"; }
+
 namespace {
 
 bool subgroupKernelsRun(const vk::DeviceFacts& f) {
@@ -55,7 +57,7 @@ Conv2dVariant Conv2d::choose(const vk::DeviceFacts& facts, const Conv2dParams& p
     // On CPU devices (lavapipe) every load whose address differs per lane is a loop over the
     // lanes, so the variants that load each value once per subgroup and shuffle it win; Winograd
     // F(4,3) does 4x fewer multiplications for 3x3 stride-1 layers. Figures: BENCHMARKS.md.
-    if (p.kernel == 3 && p.stride == 1) return Variant::Winograd;
+    if (p.kernel == 3 && p.stride == 1 && p.padPlacement == PadPlacement::Both) return Variant::Winograd;
     if (p.kernel == 1 && p.stride == 1) return Variant::Pointwise;
     return Variant::Subgroup;
   }
@@ -77,7 +79,14 @@ Conv2d::Conv2d(const vk::DeviceFacts& facts, Conv2dParams params, DType dtype, V
   require(p_.in2Channels < p_.inChannels, kOp,
           "in2Channels (" + std::to_string(p_.in2Channels) + ") must leave channels for the first input of " +
               std::to_string(p_.inChannels));
+  require(p_.padPlacement == PadPlacement::Both || p_.kernel == 3, kOp,
+          "pad placement 'after' applies to a 3x3 kernel (a 1x1 kernel pads nothing)");
   if (variant_ == Variant::Auto) variant_ = choose(facts, p_, dtype);
+  if (variant_ == Variant::Winograd || variant_ == Variant::Pointwise)
+    require(p_.padPlacement == PadPlacement::Both, kOp,
+            std::string("the ") + (variant_ == Variant::Winograd ? "Winograd" : "pointwise") +
+                " variant pads both sides only; pad placement 'after' needs the direct, subgroup or "
+                "tiled variant");
   if (variant_ == Variant::Winograd)
     require(p_.kernel == 3 && p_.stride == 1, kOp,
             "the Winograd variant needs a 3x3 kernel with stride 1 (got " + std::to_string(p_.kernel) + "x" +
@@ -96,10 +105,8 @@ Conv2d::Conv2d(const vk::DeviceFacts& facts, Conv2dParams params, DType dtype, V
 }
 
 Shape4 Conv2d::outputShape(Shape4 in) const {
-  const uint32_t pad = p_.kernel / 2;
-  auto out = [&](uint32_t s) {
-    return s + 2 * pad < p_.kernel ? 0u : (s + 2 * pad - p_.kernel) / p_.stride + 1;
-  };
+  const uint32_t pad = p_.padTotal();
+  auto out = [&](uint32_t s) { return s + pad < p_.kernel ? 0u : (s + pad - p_.kernel) / p_.stride + 1; };
   return {in.n, p_.outChannels, out(in.h), out(in.w)};
 }
 
@@ -223,13 +230,14 @@ void Conv2d::recordDirect(Program& prog, vk::KernelCache& kernels, const Conv2dI
   struct Push {
     uint32_t c1, c2, h, w, ho, wo, cout;
     float outputScale;
+    uint32_t padBefore;
   };
   const Shape4 in = io.in.shape, out = io.out.shape;
   constexpr uint32_t kLocal = 8;
   const uint32_t spec[] = {
       kLocal, kLocal, p_.kernel, p_.stride, paddingFor(io) == Padding::Circular, p_.bias, io.residual != nullptr};
   const vk::Kernel& k = kernels.get("conv2d_direct", dtype_ == DType::F16, spec);
-  const Push push{in.c, p_.in2Channels, in.h, in.w, out.h, out.w, out.c, io.outputScale};
+  const Push push{in.c, p_.in2Channels, in.h, in.w, out.h, out.w, out.c, io.outputScale, p_.padBefore()};
   const BufferRef in2 = io.in2 ? io.in2->ref : io.in.ref;
   const BufferRef res = io.residual ? io.residual->ref : io.in.ref;
   prog.add(k, {io.in.ref, in2, io.weights.ref, res, io.out.ref}, push, divUp(out.w, kLocal),
@@ -240,6 +248,7 @@ void Conv2d::recordTiled(Program& prog, vk::KernelCache& kernels, const Conv2dIO
   struct Push {
     uint32_t c1, c2, h, w, ho, wo, cout, coBlocks, hasBias, hasResidual;
     float outputScale;
+    uint32_t padBefore;
   };
   const Shape4 in = io.in.shape, out = io.out.shape;
   const uint32_t spec[] = {p_.kernel, p_.stride, paddingFor(io) == Padding::Circular};
@@ -247,7 +256,7 @@ void Conv2d::recordTiled(Program& prog, vk::KernelCache& kernels, const Conv2dIO
   const uint32_t blocks = divUp(out.c, 64);
   require(in.n * blocks <= kernels.gpu().facts.maxWorkgroupCount[2], kOp, "batch x channel blocks too large");
   const Push push{in.c,    p_.in2Channels,         in.h,          in.w, out.h, out.w, out.c, blocks,
-                  p_.bias, io.residual != nullptr, io.outputScale};
+                  p_.bias, io.residual != nullptr, io.outputScale, p_.padBefore()};
   const BufferRef in2 = io.in2 ? io.in2->ref : io.in.ref;
   const BufferRef res = io.residual ? io.residual->ref : io.in.ref;
   prog.add(k, {io.in.ref, in2, io.weights.ref, res, io.out.ref}, push, divUp(out.w, 8), divUp(out.h, 8),

@@ -1,7 +1,8 @@
 #pragma once
-// 2-D convolution, NCHW: kernel 1 or 3, stride 1 or 2, zero or circular (wrap-around) padding,
-// optional bias, optional fused residual add and output scale, optional second input read in
-// place of a channel concat. out = outputScale * (conv(cat(in, in2)) + bias + residual).
+// 2-D convolution, NCHW: kernel 1 or 3, stride 1 or 2, zero or circular (wrap-around) padding on
+// both sides or after only (diffusers' Downsample2D with padding 0), optional bias, optional fused
+// residual add and output scale, optional second input read in place of a channel concat.
+// out = outputScale * (conv(cat(in, in2)) + bias + residual).
 //
 // A Conv2d is built once per layer (at model load): it picks its variant from the device's facts,
 // packs the weights into the layout that variant reads, and says how much scratch it needs. It then
@@ -19,6 +20,13 @@ namespace tessera::ops {
 
 enum class Padding : uint8_t { Zeros, Circular };
 
+// Where a 3x3 kernel's padding goes. Both: one row/column before and after (PyTorch's padding=1).
+// After: one row/column after only, input coordinate o*stride + k, as diffusers' Downsample2D with
+// padding=0 does (F.pad(x, (0, 1, 0, 1)), then a padding-0 conv); circular, that row/column is
+// row/column 0 again.
+enum class PadPlacement : uint8_t { Both, After };
+const char* padPlacementName(PadPlacement p);
+
 struct Conv2dParams {
   uint32_t inChannels = 0;   // total, including a second input
   uint32_t in2Channels = 0;  // of those, how many come from the second input (0: none)
@@ -27,6 +35,11 @@ struct Conv2dParams {
   uint32_t stride = 1;  // 1 or 2
   Padding padding = Padding::Zeros;
   bool bias = true;
+  PadPlacement padPlacement = PadPlacement::Both;  // After: 3x3 only, not Winograd or Pointwise
+
+  // Rows/columns of padding before index 0, and in all (before + after), along each axis.
+  uint32_t padBefore() const { return kernel == 3 && padPlacement == PadPlacement::Both ? 1 : 0; }
+  uint32_t padTotal() const { return kernel == 1 ? 0 : (padPlacement == PadPlacement::Both ? 2 : 1); }
 };
 
 enum class Conv2dVariant : uint8_t {
@@ -57,7 +70,8 @@ class Conv2d {
   using Variant = Conv2dVariant;
 
   // Throws InvalidArgument for unsupported parameters, or when `variant` cannot run them
-  // (Winograd needs 3x3 stride 1, Pointwise 1x1 stride 1) or cannot run on this device.
+  // (Winograd needs 3x3 stride 1, Pointwise 1x1 stride 1, neither pads after only) or cannot run
+  // on this device.
   Conv2d(const vk::DeviceFacts& facts, Conv2dParams params, DType dtype, Variant variant = Variant::Auto);
 
   // The one place a variant is chosen from the device's facts.

@@ -67,6 +67,7 @@ void record(const Conv2d& conv, Program& prog, vk::KernelCache& kernels, const C
   struct Push {
     uint32_t c1, c2, qa, qb, h, w, ho, wo, cout, coBlocks, circular, hasBias, hasResidual;
     float outputScale;
+    uint32_t padBefore;
   };
   const Conv2dParams& p = conv.params();
   const Tile t = tileFor(p);
@@ -89,7 +90,8 @@ void record(const Conv2d& conv, Program& prog, vk::KernelCache& kernels, const C
                   conv.paddingFor(io) == Padding::Circular,
                   p.bias,
                   io.residual != nullptr,
-                  io.outputScale};
+                  io.outputScale,
+                  p.padBefore()};
   const BufferRef in2 = io.in2 ? io.in2->ref : io.in.ref;
   const BufferRef res = io.residual ? io.residual->ref : io.in.ref;
   require(in.n * nb <= kernels.gpu().facts.maxWorkgroupCount[2], kOp, "batch x channel blocks too large");
