@@ -17,6 +17,7 @@ using ops::Conv2dIO;
 using ops::Conv2dParams;
 using ops::Conv2dVariant;
 using ops::Padding;
+using ops::PadPlacement;
 
 struct Case {
   Shape4 in;         // the first input: n, c1, h, w
@@ -30,16 +31,19 @@ struct Case {
   float outputScale = 1.0f;
   // Build the layer with the other padding and ask for `padding` per dispatch (Conv2dIO::padding).
   bool overridePadding = false;
+  PadPlacement placement = PadPlacement::Both;
 
   Conv2dParams params() const {
     const Padding built = overridePadding ? (padding == Padding::Zeros ? Padding::Circular : Padding::Zeros) : padding;
-    return {in.c + in2, in2, cout, kernel, stride, built, bias};
+    return {in.c + in2, in2, cout, kernel, stride, built, bias, placement};
   }
   std::string str() const {
     return "in " + in.str() + (in2 ? " + " + std::to_string(in2) + " ch" : std::string()) + " -> " +
            std::to_string(cout) + " k" + std::to_string(kernel) + " s" + std::to_string(stride) +
-           (padding == Padding::Circular ? " circular" : " zeros") + (bias ? " bias" : "") +
-           (residual ? " residual" : "") + " scale " + std::to_string(outputScale);
+           (padding == Padding::Circular ? " circular" : " zeros") +
+           (placement == PadPlacement::After ? " after-only" : "") +
+           (overridePadding ? " per-dispatch" : "") + (bias ? " bias" : "") + (residual ? " residual" : "") +
+           " scale " + std::to_string(outputScale);
   }
 };
 
@@ -66,8 +70,18 @@ inline int64_t padIndex(int64_t i, int64_t size, Padding pad) {
   return ((i % size) + size) % size;
 }
 
+// Padding before index 0 along each axis, and in all: k/2 on both sides (PyTorch's padding=k//2),
+// or for placement After none before and one after (F.pad(x, (0, 1, 0, 1)), then padding 0).
+inline int64_t padBefore(const Case& c) { return c.placement == PadPlacement::After ? 0 : c.kernel / 2; }
+inline int64_t padTotal(const Case& c) { return c.placement == PadPlacement::After ? 1 : 2 * (c.kernel / 2); }
+
+inline Shape4 referenceShape(const Case& c) {
+  auto out = [&](int64_t s) { return uint32_t((s + padTotal(c) - c.kernel) / c.stride + 1); };
+  return {c.in.n, c.cout, out(c.in.h), out(c.in.w)};
+}
+
 inline std::vector<double> reference(const Case& c, const Data& d, Shape4 outShape) {
-  const int64_t cin = c.in.c + c.in2, h = c.in.h, w = c.in.w, k = c.kernel, pad = k / 2;
+  const int64_t cin = c.in.c + c.in2, h = c.in.h, w = c.in.w, k = c.kernel, pad = padBefore(c);
   std::vector<double> out(outShape.count());
   for (int64_t n = 0; n < c.in.n; ++n)
     for (int64_t co = 0; co < c.cout; ++co)
@@ -142,6 +156,7 @@ inline void check(Conv2dVariant variant, DType t, const Case& c, const Tolerance
   ASSERT_EQ(conv.variant(), variant);
   Data d = randomData(c, t, rng);
   const Shape4 outShape = conv.outputShape(c.in);
+  ASSERT_EQ(outShape, referenceShape(c));
   if (c.residual) d.res = roundTo(t, randomVector(rng, outShape.count()));
   const std::vector<double> want = reference(c, d, outShape);
   expectClose(run(conv, c, d, t), want, tol, "conv2d");
@@ -167,6 +182,35 @@ inline std::vector<Case> matrix(bool stride2, bool kernel1) {
         cases.insert(cases.end(), {a, b, c});
       }
     }
+  }
+  return cases;
+}
+
+// Padding after only (diffusers' Downsample2D with padding 0), for the variants that run it:
+// stride 2 on even sizes (the last output reads the pad row/column: zero, or row/column 0
+// circular) and odd ones (it never does), zeros and circular, built in or asked per dispatch,
+// with bias, residual + scale and a second input; one stride-1 case.
+inline std::vector<Case> padAfterMatrix() {
+  std::vector<Case> cases;
+  const Shape4 shapes[] = {{1, 13, 8, 12}, {3, 3, 7, 9}, {1, 5, 16, 16}, {2, 7, 17, 36}};
+  int i = 0;
+  for (Padding pad : {Padding::Zeros, Padding::Circular})
+    for (bool perDispatch : {false, true}) {
+      Case a{shapes[i++ % 4], 0, 13, 3, 2, pad, true, false, 1.0f};
+      Case b{shapes[i++ % 4], 0, 8, 3, 2, pad, false, true, 0.70710678f};
+      Case c{shapes[i++ % 4], 6, 11, 3, 2, pad, true, true, 0.5f};
+      Case e{shapes[i++ % 4], 0, 9, 3, 2, pad, true, false, 1.0f};
+      for (Case* x : {&a, &b, &c, &e}) {
+        x->placement = PadPlacement::After;
+        x->overridePadding = perDispatch;
+      }
+      cases.insert(cases.end(), {a, b, c, e});
+      ++i;  // each kind of case meets every shape
+    }
+  for (Padding pad : {Padding::Zeros, Padding::Circular}) {
+    Case s1{{2, 5, 9, 12}, 0, 7, 3, 1, pad, true, true, 0.5f};
+    s1.placement = PadPlacement::After;
+    cases.push_back(s1);
   }
   return cases;
 }

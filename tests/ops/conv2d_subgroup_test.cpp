@@ -19,6 +19,11 @@ TEST_F(Conv2dSubgroupTest, ManyChannelsAndBlocks) {
     check(Conv2dVariant::Subgroup, t, {{1, 21, 9, 19}, 14, 37, 3, 1, Padding::Circular, true, true});
 }
 
+TEST_F(Conv2dSubgroupTest, PadAfterOnlyMatchesReference) {
+  for (DType t : precisions())
+    for (const Case& c : padAfterMatrix()) check(Conv2dVariant::Subgroup, t, c);
+}
+
 TEST_F(Conv2dSubgroupTest, CircularPaddingCommutesWithRoll) {
   for (DType t : precisions())
     checkRollProperty(Conv2dVariant::Subgroup, t, {{1, 5, 10, 13}, 0, 9, 3, 1, Padding::Circular}, 5);

@@ -13,6 +13,11 @@ TEST_F(Conv2dTest, DirectMatchesReference) {
     for (const Case& c : matrix(true, true)) check(Conv2dVariant::Direct, t, c);
 }
 
+TEST_F(Conv2dTest, DirectPadAfterOnlyMatchesReference) {
+  for (DType t : precisions())
+    for (const Case& c : padAfterMatrix()) check(Conv2dVariant::Direct, t, c);
+}
+
 TEST_F(Conv2dTest, DirectCircularPaddingCommutesWithRoll) {
   for (DType t : precisions())
     checkRollProperty(Conv2dVariant::Direct, t, {{2, 3, 6, 11}, 0, 5, 3, 1, Padding::Circular}, 4);
@@ -47,6 +52,12 @@ TEST_F(Conv2dTest, OutputShapeFollowsPyTorch) {
   EXPECT_EQ(Conv2d(f, {.inChannels = 8, .outChannels = 4, .kernel = 1, .stride = 2}, DType::F32)
                 .outputShape({1, 8, 7, 8}),
             (Shape4{1, 4, 4, 4}));
+  // diffusers' Downsample2D(padding=0): F.pad(x, (0, 1, 0, 1)), then Conv2d(k=3, stride=2,
+  // padding=0): floor((H + 1 - 3) / 2) + 1.
+  const Conv2dParams after{.inChannels = 8, .outChannels = 4, .kernel = 3, .stride = 2,
+                           .padPlacement = PadPlacement::After};
+  EXPECT_EQ(Conv2d(f, after, DType::F32).outputShape({1, 8, 17, 16}), (Shape4{1, 4, 8, 8}));
+  EXPECT_EQ(Conv2d(f, after, DType::F32).outputShape({1, 8, 7, 8}), (Shape4{1, 4, 3, 4}));
 }
 
 TEST_F(Conv2dTest, AutoPicksARunnableVariant) {
@@ -88,6 +99,12 @@ TEST_F(Conv2dTest, ChoosesByDeviceFacts) {
   EXPECT_EQ(pick(gpu, 3, 2), Conv2dVariant::Tiled);
   EXPECT_EQ(pick(small, 3, 1), Conv2dVariant::Direct);
   EXPECT_EQ(pick(plain, 3, 1), Conv2dVariant::Direct);
+  // Winograd pads both sides only: a 3x3 stride-1 layer padded after only takes the subgroup one.
+  EXPECT_EQ(Conv2d::choose(cpu,
+                           {.inChannels = 64, .outChannels = 64, .kernel = 3, .stride = 1,
+                            .padPlacement = PadPlacement::After},
+                           DType::F32),
+            Conv2dVariant::Subgroup);
 }
 
 TEST_F(Conv2dTest, RefusesWinogradForStride2Or1x1) {
@@ -103,6 +120,21 @@ TEST_F(Conv2dTest, RefusesWinogradForStride2Or1x1) {
                Conv2dVariant::Winograd);
       },
       ErrorCode::InvalidArgument, "Winograd variant needs a 3x3 kernel with stride 1");
+}
+
+TEST_F(Conv2dTest, RefusesPadAfterOnlyInWinogradPointwiseAnd1x1) {
+  auto after = [](uint32_t k, uint32_t s) {
+    return Conv2dParams{
+        .inChannels = 8, .outChannels = 8, .kernel = k, .stride = s, .padPlacement = PadPlacement::After};
+  };
+  for (uint32_t s : {1u, 2u})
+    expectError([&] { Conv2d(gpu().facts, after(3, s), DType::F32, Conv2dVariant::Winograd); },
+                ErrorCode::InvalidArgument, "Winograd variant pads both sides only; pad placement 'after' needs");
+  expectError([&] { Conv2d(gpu().facts, after(3, 1), DType::F32, Conv2dVariant::Pointwise); },
+              ErrorCode::InvalidArgument, "pointwise variant pads both sides only; pad placement 'after' needs");
+  for (Conv2dVariant v : {Conv2dVariant::Auto, Conv2dVariant::Pointwise, Conv2dVariant::Direct})
+    expectError([&] { Conv2d(gpu().facts, after(1, 1), DType::F32, v); }, ErrorCode::InvalidArgument,
+                "pad placement 'after' applies to a 3x3 kernel");
 }
 
 TEST_F(Conv2dTest, RefusesBadParameters) {

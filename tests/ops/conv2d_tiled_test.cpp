@@ -20,6 +20,11 @@ TEST_F(Conv2dTiledTest, SeveralChannelBlocksAndChunks) {
     check(Conv2dVariant::Tiled, t, {{2, 11, 10, 19}, 6, 70, 3, 1, Padding::Circular, true, true});
 }
 
+TEST_F(Conv2dTiledTest, PadAfterOnlyMatchesReference) {
+  for (DType t : precisions())
+    for (const Case& c : padAfterMatrix()) check(Conv2dVariant::Tiled, t, c);
+}
+
 TEST_F(Conv2dTiledTest, CircularPaddingCommutesWithRoll) {
   for (DType t : precisions())
     checkRollProperty(Conv2dVariant::Tiled, t, {{1, 5, 10, 13}, 0, 9, 3, 1, Padding::Circular}, 5);
