@@ -253,8 +253,9 @@ void UnetGraph::packWeights() {
     const Shape4 shape{1, 1, 1, uint32_t(v.size())};
     add(name, shape, std::move(v));
   };
-  auto conv = [&](const std::string& name, uint32_t in, uint32_t in2, uint32_t out, uint32_t k, uint32_t stride) {
-    ops::Conv2dParams p{in, in2, out, k, stride, k == 1 ? ops::Padding::Zeros : padding_, true};
+  auto conv = [&](const std::string& name, uint32_t in, uint32_t in2, uint32_t out, uint32_t k,
+                  uint32_t stride, ops::PadPlacement placement = ops::PadPlacement::Both) {
+    ops::Conv2dParams p{in, in2, out, k, stride, k == 1 ? ops::Padding::Zeros : padding_, true, placement};
     auto layer = std::make_unique<ops::Conv2d>(gpu_.facts, p, dt);
     std::vector<float> packed = layer->packWeights(raw(name + ".weight"), raw(name + ".bias"));
     const Shape4 shape{1, 1, 1, uint32_t(packed.size())};
@@ -306,11 +307,14 @@ void UnetGraph::packWeights() {
     const ResamplerLayout& s = b.resampler;
     if (s.kind == ResamplerLayout::Kind::Conv) {
       const bool down = s.prefix.find("downsamplers") != std::string::npos;
-      if (down && s.padding != 1)
+      if (down && s.padding > 1)
         fail(ErrorCode::Unsupported, "UnetGraph: " + s.prefix + " has downsample_padding " +
-                                         std::to_string(s.padding) +
-                                         "; only 1 is supported (0 needs diffusers' asymmetric right/bottom pad)");
-      conv(s.prefix + ".conv", s.channels, 0, s.channels, 3, down ? 2 : 1);
+                                         std::to_string(s.padding) + "; only 0 and 1 are supported");
+      // downsample_padding 0: diffusers' Downsample2D pads right and bottom by one, then runs the
+      // stride-2 conv with padding 0.
+      const ops::PadPlacement placement =
+          down && s.padding == 0 ? ops::PadPlacement::After : ops::PadPlacement::Both;
+      conv(s.prefix + ".conv", s.channels, 0, s.channels, 3, down ? 2 : 1, placement);
     } else if (s.kind == ResamplerLayout::Kind::Resnet) {
       resnet(s.resnet);
     }

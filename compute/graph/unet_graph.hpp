@@ -89,8 +89,8 @@ struct UnetInputs {
 class UnetGraph {
  public:
   // Throws InvalidArgument for a size that is not a multiple of 2^(levels-1) or is zero,
-  // Unsupported for model features the graph does not run (downsample_padding 0), OutOfArena
-  // when the device cannot hold the arena.
+  // Unsupported for model features the graph does not run (downsample_padding other than 0 or
+  // 1), OutOfArena when the device cannot hold the arena.
   UnetGraph(const vk::Gpu& gpu, vk::KernelCache& kernels, const model::ModelPackage& package,
             const UnetGraphOptions& options);
   ~UnetGraph();
