@@ -12,7 +12,8 @@ pass runs in float64 on exactly those values.
 For each model and case (batch 1 and 3, two output sizes) io_<case>.safetensors holds `sample`
 [N,C,H,W], `timestep` [N], `class_labels` [N] (as F32; integer labels of class models, the float labels of a timestep class
 embedding) and `expected`, the
-float64 forward rounded to fp32.
+float64 forward rounded to fp32. Models listed in TILEABLE also get tile_<case>.safetensors: the
+same weights and layout of inputs, `expected` from the model with circular padding.
 
     /usr/bin/python3 tests/graph/make_graph_fixtures.py [OUT_DIR]   (default: tests/graph/fixtures)
 """
@@ -68,6 +69,24 @@ MODELS = {
                                layers_per_block=1, norm_num_groups=4, add_attention=False,
                                class_embed_type="timestep", tessera={"padding_mode": "circular"}),
                           [(1, 16, 16), (3, 16, 16), (1, 8, 12), (3, 8, 12)]),
+    # google/ddpm-cifar10-32's form, scaled down: downsample_padding 0 (diffusers pads right and
+    # bottom by one before each stride-2 conv), zero padding, attention at the second level and in
+    # the mid block with attention_head_dim null (one head of all channels), norm_eps 1e-6,
+    # flip_sin_to_cos false, freq_shift 1, two resnets per block, no class embedding. Appended
+    # last so the random stream of the fixtures above is unchanged.
+    "ddpm_pad0": (dict(BASE, sample_size=16,
+                       down_block_types=["DownBlock2D", "AttnDownBlock2D", "DownBlock2D"],
+                       up_block_types=["UpBlock2D", "AttnUpBlock2D", "UpBlock2D"],
+                       block_out_channels=[8, 16, 16], layers_per_block=2, norm_num_groups=4, attention_head_dim=None, norm_eps=1e-06,
+                       flip_sin_to_cos=False, freq_shift=1, downsample_padding=0,
+                       tessera={"padding_mode": "zeros"}),
+                  [(1, 16, 16), (3, 16, 16), (1, 8, 12), (3, 8, 12)]),
+}
+
+# name: [(batch, height, width), ...] for tile_<case>.safetensors: the same model run with circular
+# padding (a tileable request on a zero-padded model), drawn after the model's io cases.
+TILEABLE = {
+    "ddpm_pad0": [(1, 16, 16), (3, 8, 12)],
 }
 
 
@@ -104,7 +123,13 @@ def main():
             # widen them for the float64 reference.
             model.class_embedding.register_forward_pre_hook(lambda m, args: tuple(a.double() for a in args))
         ncls = config.get("num_class_embeds")
-        for batch, h, w in cases:
+        tiled = None
+        if name in TILEABLE:
+            tiled = UNet2DModel.from_config(dict(config, tessera={"padding_mode": "circular"})).eval()
+            tiled.load_state_dict({k: v.double() for k, v in state.items()})
+            tiled.double()
+        runs = [("io", model, c) for c in cases] + [("tile", tiled, c) for c in TILEABLE.get(name, [])]
+        for prefix, net, (batch, h, w) in runs:
             sample = torch.randn(batch, config["in_channels"], h, w, generator=gen).float()
             timestep = (torch.rand(batch, generator=gen) * 999.0).float()
             io = {"sample": sample, "timestep": timestep}
@@ -117,9 +142,9 @@ def main():
                 io["class_labels"] = labels
                 labels = labels.double()
             with torch.no_grad():
-                expected = model(sample.double(), timestep.double(), labels).sample
+                expected = net(sample.double(), timestep.double(), labels).sample
             io["expected"] = expected.float()
-            save_file(io, os.path.join(folder, f"io_b{batch}_{h}x{w}.safetensors"), {"format": "pt"})
+            save_file(io, os.path.join(folder, f"{prefix}_b{batch}_{h}x{w}.safetensors"), {"format": "pt"})
         print(name, sum(p.numel() for p in model.parameters()), "parameters")
 
 

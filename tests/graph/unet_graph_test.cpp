@@ -1,7 +1,8 @@
 // The whole U-Net on the device against PyTorch: tests/graph/make_graph_fixtures.py built small
 // random diffusers models with tools/train/unet.py and saved their float64 outputs. Each model is
 // converted by the converter library, run at two sizes and batches 1 and 3, in every storage
-// precision the device has, and compared by relative L2 error.
+// precision the device has, and compared by relative L2 error; ddpm_pad0 also as a tileable
+// request against the circular-padded PyTorch model.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -103,7 +104,51 @@ TEST_P(UnetGraphPyTorch, MatchesPyTorchAtTwoSizesAndBatches) {
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, UnetGraphPyTorch,
                          ::testing::Values("two_level_default", "three_level_scale_shift", "attn_resnet_resample",
-                                           "sr_timestep_class"));
+                                           "sr_timestep_class", "ddpm_pad0"));
+
+// A tileable request on a zero-padded model: the graph built with the package's zeros, the
+// Program built with circular padding per dispatch (as the generator does), against PyTorch with
+// padding_mode "circular" (tile_*.safetensors). ddpm_pad0's downsamplers pad right and bottom
+// only (downsample_padding 0), so the one extra row and column wrap around to row and column 0.
+class UnetGraphTileable : public GpuTest {};
+
+TEST_F(UnetGraphTileable, CircularPerDispatchMatchesPyTorchCircular) {
+  const std::string name = "ddpm_pad0";
+  const model::ModelPackage package = convert(name);
+  std::vector<IoCase> cases;
+  for (const auto& entry : fs::directory_iterator(fixtures() / name))
+    if (entry.path().filename().string().rfind("tile_", 0) == 0)
+      cases.push_back(readCase(entry.path(), false));
+  ASSERT_EQ(cases.size(), 2u) << "tileable fixture cases of " << name;
+  UnetGraphOptions opts;
+  for (const IoCase& c : cases) {
+    opts.batch = std::max(opts.batch, c.shape.n);
+    opts.height = std::max(opts.height, c.shape.h);
+    opts.width = std::max(opts.width, c.shape.w);
+  }
+  for (DType dt : precisions()) {
+    opts.dtype = dt;
+    UnetGraph graph(gpu(), kernels(), package, opts);
+    ASSERT_EQ(graph.padding(), ops::Padding::Zeros);
+    for (const IoCase& c : cases) {
+      SCOPED_TRACE(name + " tileable " + dtypeName(dt) + " " + c.shape.str());
+      graph.prepare(c.shape.n, c.shape.h, c.shape.w);
+      const std::unique_ptr<Program> tiled =
+          graph.buildProgram(c.shape.n, c.shape.h, c.shape.w, ops::Padding::Circular);
+      graph.writeInputs({c.sample, c.timesteps, c.labels, c.values});
+      test::runProgram(gpu(), *tiled);
+      const std::vector<float> got = graph.readOutput();
+      ASSERT_EQ(got.size(), c.expected.size());
+      const double err = test::relativeL2(got, c.expected);
+      EXPECT_LE(err, dt == DType::F32 ? 1e-4 : 1e-2) << "relative L2 error";
+      std::printf("  %s tileable %s %s: relative L2 %.2e\n", name.c_str(), dtypeName(dt),
+                  c.shape.str().c_str(), err);
+      // The prepared (zero-padded) Program gives the other answer.
+      const std::vector<float> plain = graph.run({c.sample, c.timesteps, c.labels, c.values});
+      EXPECT_GT(test::relativeL2(plain, c.expected), 1e-3) << "circular padding had no effect";
+    }
+  }
+}
 
 class UnetGraphRefusals : public GpuTest {};
 
