@@ -7,6 +7,8 @@
 const uint kStoreDenoised = 1u;
 const uint kInpaint = 2u;
 const uint kClipDenoised = 4u;
+const uint kLearnedVariance = 8u;
+const uint kLearnedRange = 16u;
 
 struct StageParams {
   float cIn;
@@ -25,7 +27,9 @@ struct StageParams {
   float clipRange;
   float fX;
   float fE;
-  uint spare[8];
+  float minLog;  // kLearnedRange's log-variance bounds
+  float maxLog;
+  uint spare[6];
 };
 
 struct ItemParams {

@@ -2,7 +2,8 @@
 // Per element (fields in compute/sampler/sampler_params.hpp):
 //   F  = Fc, or Fu + w*(Fc - Fu) when the batch has null rows (guided)
 //   D  = cSkip*E + cOut*F (clamped with kClipDenoised)
-//   Xn = x0*X + x1*D + x2*P + x3*E + x4*z + fX*F, En likewise with e*, fE
+//   Xn = x0*X + x1*D + x2*P + x3*E + x4*s*z + fX*F, En likewise with e*, fE; s = 1, or the
+//        standard deviation the network's variance half predicts (kLearnedVariance / kLearnedRange)
 //   inpainting (SAMPLER_HAS_MASK and kInpaint): Xn = m*(Init + sigmaX*zk) + (1-m)*Xn, same for En
 //   X = Xn, E = En, D = D, and P = D with kStoreDenoised.
 // In place: each element is read by the invocation that writes it, before it writes it.
@@ -26,12 +27,12 @@ layout(push_constant) uniform Push {
   uint plane;          // H*W: the mask has one channel
   uint blocksPerItem;  // ceil(perItem / 4): one Philox block per invocation
   uint guided;         // 1: netOut holds 2n rows, the null (unconditional) ones after the n conditional
+  uint netPerItem;     // netOut elements per item: perItem, or 2*perItem with a variance half
 } p;
 
 void main() {
   const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
   const uint blocks = p.items * p.blocksPerItem;
-  const uint stateCount = p.items * p.perItem;
   const float w = params.stage.guidance;
   const float cSkip = params.stage.cSkip, cOut = params.stage.cOut;
   const float x0 = params.stage.x[0], x1 = params.stage.x[1], x2 = params.stage.x[2], x3 = params.stage.x[3],
@@ -42,6 +43,8 @@ void main() {
   const float clipRange = params.stage.clipRange;
   // Deterministic samplers skip the Philox rounds entirely; the branch is uniform.
   const bool needZ = x4 != 0.0 || e4 != 0.0;
+  const bool learned = (flags & (kLearnedVariance | kLearnedRange)) != 0u;
+  const float minLog = params.stage.minLog, maxLog = params.stage.maxLog;
 #if SAMPLER_HAS_MASK
   const bool inpaint = (flags & kInpaint) != 0u;
   const float sigmaX = params.stage.sigmaX, sigmaE = params.stage.sigmaE;
@@ -58,18 +61,25 @@ void main() {
       const uint index = 4u * block + lane;
       if (index >= p.perItem) break;
       const uint o = item * p.perItem + index;
-      float f = LD(netOut[o]);
+      const uint on = item * p.netPerItem + index;
+      float f = LD(netOut[on]);
       if (p.guided != 0u) {
-        const float fu = LD(netOut[o + stateCount]);
+        const float fu = LD(netOut[on + p.items * p.netPerItem]);
         f = fu + w * (f - fu);
+      }
+      float zs = z[lane];
+      if (learned) {
+        const float v = LD(netOut[on + p.perItem]);
+        const float frac = 0.5 * (v + 1.0);
+        zs *= (flags & kLearnedRange) != 0u ? exp(0.5 * (frac * maxLog + (1.0 - frac) * minLog)) : sqrt(max(v, 0.0));
       }
       const float ev = es[o];
       float d = cSkip * ev + cOut * f;
       if ((flags & kClipDenoised) != 0u) d = clamp(d, -clipRange, clipRange);
       const float xv = xs[o];
       const float pv = ps[o];
-      float xn = x0 * xv + x1 * d + x2 * pv + x3 * ev + x4 * z[lane] + fX * f;
-      float en = e0 * xv + e1 * d + e2 * pv + e3 * ev + e4 * z[lane] + fE * f;
+      float xn = x0 * xv + x1 * d + x2 * pv + x3 * ev + x4 * zs + fX * f;
+      float en = e0 * xv + e1 * d + e2 * pv + e3 * ev + e4 * zs + fE * f;
 #if SAMPLER_HAS_MASK
       if (inpaint) {
         const float m = mask[item * p.plane + index % p.plane];

@@ -8,6 +8,7 @@
 #include "file_io.hpp"
 #include "half.hpp"
 #include "model_package.hpp"
+#include "sampling_plan.hpp"
 #include "tsr_format.hpp"
 #include "unet_layout.hpp"
 
@@ -62,33 +63,102 @@ std::string hex32(uint32_t v) {
 
 }  // namespace
 
-ModelFiles locateModelFiles(const std::filesystem::path& dir) {
+namespace {
+
+// model_index.json: {"_class_name": "DDPMPipeline", "unet": ["diffusers", "UNet2DModel"],
+// "scheduler": ["diffusers", "DDPMScheduler"], ...}. Returns the UNet's and the scheduler's
+// subfolders.
+std::pair<std::string, std::string> pipelineComponents(const std::filesystem::path& index, const Json& j,
+                                                       std::vector<std::string>& classNames) {
+  const std::string what = index.filename().string() + ": ";
+  if (!j.is_object()) throw Error(ErrorCode::CorruptModel, what + "expected a JSON object");
+  std::string unet, scheduler, other;
+  for (const auto& [key, v] : j.items()) {
+    if (key.empty() || key[0] == '_') continue;
+    if (key == "id2label" && v.is_object()) {
+      // {"0": "name, synonym", ...}: the first name of each, in label order.
+      std::vector<std::string> names(v.size());
+      for (const auto& [label, name] : v.items()) {
+        std::size_t i = 0;
+        try {
+          i = std::stoul(label);
+        } catch (...) {
+          i = names.size();
+        }
+        if (i >= names.size() || !name.is_string())
+          throw Error(ErrorCode::CorruptModel, what + "id2label must map 0..n-1 to names");
+        const std::string full = name.get<std::string>();
+        names[i] = full.substr(0, std::min(full.find(','), std::size_t(128)));
+      }
+      classNames = names;
+      continue;
+    }
+    if (!v.is_array() || v.size() != 2 || !v[1].is_string()) continue;
+    const std::string cls = v[1].get<std::string>();
+    if (cls == "UNet2DModel") {
+      if (!unet.empty()) throw Error(ErrorCode::Unsupported, what + "more than one UNet2DModel (\"" + unet + "\", \"" + key + "\")");
+      unet = key;
+    } else if (cls.size() > 9 && cls.compare(cls.size() - 9, 9, "Scheduler") == 0) {
+      scheduler = key;
+    } else {
+      other += (other.empty() ? "" : ", ") + key + " (" + cls + ")";
+    }
+  }
+  if (unet.empty())
+    throw Error(ErrorCode::Unsupported, what + "the pipeline has no UNet2DModel (it has: " +
+                                            (other.empty() ? std::string("nothing tessera converts") : other) + ")");
+  return {unet, scheduler};
+}
+
+}  // namespace
+
+ModelFiles locateModelFiles(const std::filesystem::path& dir, const std::filesystem::path& schedulerOverride) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw Error(ErrorCode::Io, dir.string() + ": not a directory");
   ModelFiles f;
   fs::path unetDir = dir;
-  if (!fs::exists(dir / "config.json", ec) && fs::exists(dir / "unet" / "config.json", ec))
+  std::optional<fs::path> pipelineScheduler;
+  if (fs::exists(dir / "model_index.json", ec)) {
+    const auto [unet, scheduler] = pipelineComponents(dir / "model_index.json", readJsonFile(dir / "model_index.json"), f.classNames);
+    unetDir = dir / unet;
+    pipelineScheduler = scheduler.empty() ? fs::path() : dir / scheduler / "scheduler_config.json";
+    if (!scheduler.empty() && !fs::exists(*pipelineScheduler, ec))
+      throw Error(ErrorCode::Io, (dir / scheduler).string() + ": model_index.json names it, but it has no scheduler_config.json");
+  } else if (!fs::exists(dir / "config.json", ec) && fs::exists(dir / "unet" / "config.json", ec)) {
     unetDir = dir / "unet";
+  }
   f.config = unetDir / "config.json";
   if (!fs::exists(f.config, ec))
-    throw Error(ErrorCode::Io,
-                dir.string() + ": no config.json here or in unet/ (expected a diffusers UNet2DModel folder)");
+    throw Error(ErrorCode::Io, unetDir.string() +
+                                   ": no config.json (expected a diffusers UNet2DModel folder, or a pipeline folder "
+                                   "with model_index.json)");
   f.weights = unetDir / "diffusion_pytorch_model.safetensors";
+  if (!fs::exists(f.weights, ec)) f.weights = unetDir / "diffusion_pytorch_model.fp16.safetensors";
   if (!fs::exists(f.weights, ec)) {
-    const bool pickle = fs::exists(unetDir / "diffusion_pytorch_model.bin", ec);
-    throw Error(ErrorCode::Io, unetDir.string() + ": no diffusion_pytorch_model.safetensors" +
-                                   (pickle ? " (only a .bin pickle, which tessera does not read; save with "
-                                             "safe_serialization=True)"
-                                           : ""));
+    const bool pickle = fs::exists(unetDir / "diffusion_pytorch_model.bin", ec) ||
+                        fs::exists(unetDir / "diffusion_pytorch_model.fp16.bin", ec);
+    throw Error(ErrorCode::Io,
+                unetDir.string() + ": no diffusion_pytorch_model.safetensors (or .fp16.safetensors)" +
+                    (pickle ? "; only a .bin pickle, which tessera does not read (unpickling runs code). Convert it "
+                              "once with diffusers: UNet2DModel.from_pretrained(DIR).save_pretrained(DIR, "
+                              "safe_serialization=True)"
+                            : ""));
   }
-  // A pipeline keeps the scheduler in a sibling folder; a lone model may carry it beside itself.
-  for (const fs::path& p :
-       {unetDir / "scheduler_config.json", unetDir / ".." / "scheduler" / "scheduler_config.json"})
-    if (fs::exists(p, ec)) {
-      f.scheduler = p.lexically_normal();
-      break;
-    }
+  if (!schedulerOverride.empty()) {
+    f.scheduler = fs::is_directory(schedulerOverride, ec) ? schedulerOverride / "scheduler_config.json" : schedulerOverride;
+    if (!fs::exists(f.scheduler, ec)) throw Error(ErrorCode::Io, f.scheduler.string() + ": no such scheduler config");
+  } else if (pipelineScheduler) {
+    f.scheduler = *pipelineScheduler;
+  } else {
+    // A lone model may carry its scheduler beside itself, or sit in a pipeline without model_index.json.
+    for (const fs::path& p :
+         {unetDir / "scheduler_config.json", unetDir / ".." / "scheduler" / "scheduler_config.json"})
+      if (fs::exists(p, ec)) {
+        f.scheduler = p.lexically_normal();
+        break;
+      }
+  }
   return f;
 }
 
@@ -166,7 +236,19 @@ ConvertResult convertPipeline(const Json& config, const SafetensorsFile& weights
   ModelMetadata meta;
   meta.architecture = source.unet;
   meta.tessera = source.tessera;
-  if (scheduler) meta.trainingNoiseSchedule = checkNoiseSchedule(*scheduler);
+  if (scheduler) {
+    meta.trainingNoiseSchedule = checkNoiseSchedule(*scheduler);
+  } else if (!source.tessera.sigmaData) {
+    meta.trainingNoiseSchedule = Json{{"_class_name", "DDPMScheduler"}};
+    s.warnings.push_back("no scheduler config (none beside the model, none named by a model_index.json, no "
+                         "--scheduler): recorded diffusers' DDPMScheduler defaults (1000 linear betas "
+                         "0.0001..0.02, epsilon prediction); give --scheduler PATH if the model was trained "
+                         "with another");
+  }
+  // A class-conditional model without a null class: every label is a class the host may ask for.
+  const uint32_t labels = source.unet.numClassEmbeds.value_or(0);
+  if (labels && meta.tessera.classes.empty() && !meta.tessera.nullClass)
+    for (uint32_t i = 0; i < labels; ++i) meta.tessera.classes.push_back(std::to_string(i));
   meta.provenance = provenance;
   meta.provenance["converter"] = std::string("tessera-convert ") + TESSERA_VERSION;
   meta.provenance["stored_dtype"] = dtypeName(options.dtype);
@@ -175,8 +257,10 @@ ConvertResult convertPipeline(const Json& config, const SafetensorsFile& weights
     meta.stages.push_back({parsed[k].unet, parsed[k].tessera, stages[k].provenance});
   result.package = writeTsr(meta.toJson().dump(1), tensors);
   s.packageBytes = result.package.size();
-  // What the converter writes, the loader must accept: read it back with the loader's checks.
-  ModelPackage::fromBytes(asBytes(result.package));
+  // What the converter writes, the loader must accept: read it back with the loader's checks,
+  // and refuse here what the runtime could not sample (samplingPlan names the key).
+  const ModelPackage written = ModelPackage::fromBytes(asBytes(result.package));
+  s.sampler = samplingPlan(written.metadata()).sampler;
   return result;
 }
 
@@ -197,10 +281,14 @@ struct LoadedFolder {
   Json provenance = Json::object();
 };
 
-LoadedFolder loadFolder(const std::filesystem::path& dir) {
+LoadedFolder loadFolder(const std::filesystem::path& dir, const std::filesystem::path& scheduler = {}) {
   LoadedFolder f;
-  f.files = locateModelFiles(dir);
+  f.files = locateModelFiles(dir, scheduler);
   f.config = readJsonFile(f.files.config);
+  // A pipeline's class names (model_index.json id2label) fill the config's tessera.classes.
+  if (!f.files.classNames.empty() && f.config.is_object() &&
+      !(f.config.contains("tessera") && f.config["tessera"].is_object() && f.config["tessera"].contains("classes")))
+    f.config["tessera"]["classes"] = f.files.classNames;
   if (!f.files.scheduler.empty()) f.scheduler = readJsonFile(f.files.scheduler);
   f.weightBytes = readFileBytes(f.files.weights, kMaxWeightsBytes);
   try {
@@ -229,7 +317,7 @@ ConvertResult convertModelDir(const std::filesystem::path& dir, const ConvertOpt
 
 ConvertResult convertPipelineDirs(const std::filesystem::path& base, const std::vector<std::filesystem::path>& stageDirs,
                                   const ConvertOptions& options) {
-  const LoadedFolder b = loadFolder(base);
+  const LoadedFolder b = loadFolder(base, options.scheduler);
   std::vector<LoadedFolder> loaded;
   loaded.reserve(stageDirs.size());
   std::vector<StageSource> stages;

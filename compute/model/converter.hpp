@@ -16,6 +16,9 @@ namespace tessera::model {
 
 struct ConvertOptions {
   DType dtype = DType::F32;  // how the package stores every tensor
+  // A scheduler_config.json (or the folder holding one) for the base model, in place of the one
+  // found beside it or named by the pipeline's model_index.json.
+  std::filesystem::path scheduler;
 };
 
 struct ConvertSummary {
@@ -27,6 +30,8 @@ struct ConvertSummary {
   DType dtype = DType::F32;
   std::filesystem::path configPath, weightsPath, schedulerPath;  // schedulerPath empty when none
   std::vector<std::filesystem::path> stagePaths;                  // the stages' model folders
+  std::string sampler;                 // what the package samples with by default, e.g. "ddpm"
+  std::vector<std::string> warnings;  // what was missing and what was assumed instead
 };
 
 struct ConvertResult {
@@ -34,14 +39,23 @@ struct ConvertResult {
   ConvertSummary summary;
 };
 
-// The files of a model folder: DIR/config.json, or DIR/unet/config.json for a diffusers
-// pipeline; the scheduler config beside the model or in the pipeline's scheduler/ folder.
+// The files of a model folder:
+//   a diffusers pipeline folder: model_index.json names the UNet2DModel's subfolder and the
+//     scheduler's (its scheduler_config.json);
+//   a UNet folder: config.json, with a scheduler_config.json beside it or in ../scheduler/;
+//   the weights: diffusion_pytorch_model.safetensors, else diffusion_pytorch_model.fp16.safetensors
+//     (a .bin pickle alone is refused with how to convert it);
+//   `scheduler` (a file, or a folder with scheduler_config.json) overrides what is found.
+// Also the class names a pipeline's model_index.json lists (id2label), when it does.
 struct ModelFiles {
   std::filesystem::path config, weights, scheduler;  // scheduler empty when there is none
+  std::vector<std::string> classNames;
 };
-ModelFiles locateModelFiles(const std::filesystem::path& dir);
+ModelFiles locateModelFiles(const std::filesystem::path& dir, const std::filesystem::path& scheduler = {});
 
 // Converts parsed inputs; `provenance` is recorded as given (the folder variant fills it).
+// A UNet without a scheduler config and without tessera.sigma_data is recorded with diffusers'
+// DDPMScheduler defaults, and the summary's warnings say so.
 ConvertResult convertModel(const Json& config, const SafetensorsFile& weights,
                            const std::optional<Json>& scheduler, const Json& provenance,
                            const ConvertOptions& options);

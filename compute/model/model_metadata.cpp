@@ -3,6 +3,8 @@
 #include <cmath>
 #include <set>
 
+#include "scheduler_config.hpp"
+
 namespace tessera::model {
 namespace {
 
@@ -188,42 +190,7 @@ Json TesseraSection::toJson() const {
 }
 
 Json checkNoiseSchedule(const Json& s) {
-  const auto badKey = [](const std::string& key, const Json& v, const std::string& expected) {
-    throw Error(ErrorCode::InvalidArgument,
-                "scheduler config key \"" + key + "\": value " + jsonShort(v) + " is not " + expected);
-  };
-  if (!s.is_object()) throw Error(ErrorCode::InvalidArgument, "scheduler config: expected a JSON object");
-  for (const auto& [key, v] : s.items()) {
-    if (v.is_array()) {
-      if (v.size() > 100000) badKey(key, v, "a list of at most 100000 numbers");
-      for (const Json& x : v)
-        if (!x.is_number()) badKey(key, v, "a list of numbers");
-    } else if (v.is_object()) {
-      badKey(key, v, "a scalar or a list of numbers");
-    }
-  }
-  const auto number = [&](const char* key) {
-    if (s.contains(key) && !s[key].is_number()) badKey(key, s[key], "a number");
-  };
-  const auto string = [&](const char* key) {
-    if (s.contains(key) && !s[key].is_string() && !s[key].is_null()) badKey(key, s[key], "a string");
-  };
-  const auto boolean = [&](const char* key) {
-    if (s.contains(key) && !s[key].is_boolean()) badKey(key, s[key], "true or false");
-  };
-  string("_class_name");
-  string("beta_schedule");
-  number("beta_start");
-  number("beta_end");
-  string("prediction_type");
-  boolean("clip_sample");
-  number("clip_sample_range");
-  string("variance_type");
-  string("timestep_spacing");
-  if (s.contains("num_train_timesteps") &&
-      (!isUnsignedInteger(s["num_train_timesteps"]) || s["num_train_timesteps"].get<uint64_t>() == 0 ||
-       s["num_train_timesteps"].get<uint64_t>() > (1u << 24)))
-    badKey("num_train_timesteps", s["num_train_timesteps"], "a positive integer");
+  parseSchedulerConfig(s);
   return s;
 }
 

@@ -41,8 +41,8 @@ struct TesseraSection {
   Json toJson() const;
 };
 
-// A diffusers scheduler_config.json (DDPM / DDIM / Euler ... ): an object whose values are
-// scalars or lists of numbers, with the well-known keys type-checked. Returned as recorded.
+// A diffusers scheduler_config.json, checked by parseSchedulerConfig (scheduler_config.hpp: the
+// classes, keys and values tessera runs). Returned as recorded.
 Json checkNoiseSchedule(const Json& scheduler);
 
 // A super-resolution stage of a package: its network and sampler plan. Its tensors are stored

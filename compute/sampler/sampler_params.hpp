@@ -17,6 +17,10 @@ namespace tessera::sampler {
 constexpr uint32_t kStoreDenoised = 1u << 0;  // after the update, P = D (DPM++ 2M, Heun)
 constexpr uint32_t kInpaint = 1u << 1;        // RePaint blend with Init where Mask = 1
 constexpr uint32_t kClipDenoised = 1u << 2;   // D = clamp(D, -clipRange, clipRange) (diffusers clip_sample)
+// The noise terms x4*z and e4*z are scaled per element by the standard deviation the network's
+// variance half V predicts (the element at the same place, C channels after the output's):
+constexpr uint32_t kLearnedVariance = 1u << 3;  // std = sqrt(V)                            (learned)
+constexpr uint32_t kLearnedRange = 1u << 4;     // std = exp((f maxLog + (1-f) minLog) / 2), f = (V+1)/2
 
 // One network evaluation and the update after it. All values are written by plan(); the shaders
 // read them as given.
@@ -42,7 +46,8 @@ struct StageParams {
   uint32_t classCount = 0;  // 20: K, as plan() was told (the shaders use the tensor's K)
   float clipRange = 1;      // 21
   float fX = 0, fE = 0;     // 22-23: weights of the guided network output F
-  uint32_t spare[8] = {};   // 24-31
+  float minLog = 0, maxLog = 0;  // 24-25: kLearnedRange's log-variance bounds
+  uint32_t spare[6] = {};   // 26-31
 };
 
 struct ItemParams {
@@ -62,7 +67,8 @@ static_assert(offsetof(StageParams, nullClass) == 76);
 static_assert(offsetof(StageParams, classCount) == 80);
 static_assert(offsetof(StageParams, clipRange) == 84);
 static_assert(offsetof(StageParams, fX) == 88);
-static_assert(offsetof(StageParams, spare) == 96);
+static_assert(offsetof(StageParams, minLog) == 96);
+static_assert(offsetof(StageParams, spare) == 104);
 static_assert(sizeof(ItemParams) == 16, "std430 stride of ItemParams");
 
 constexpr std::size_t kStageOffset = 0;

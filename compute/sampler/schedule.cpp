@@ -36,48 +36,6 @@ const char* parameterizationName(Parameterization p) {
   return "?";
 }
 
-// --- scheduler config ------------------------------------------------------------------------
-
-[[noreturn]] void badKey(const std::string& key, const model::Json& v, const std::string& expected) {
-  fail(ErrorCode::InvalidArgument,
-       "scheduler config key \"" + key + "\": " + model::jsonShort(v) + " is not " + expected);
-}
-
-// The value of `key` when present and not null.
-const model::Json* field(const model::Json& config, const char* key) {
-  auto it = config.find(key);
-  return it == config.end() || it->is_null() ? nullptr : &*it;
-}
-
-double numberField(const model::Json& config, const char* key, double fallback) {
-  const model::Json* v = field(config, key);
-  if (!v) return fallback;
-  if (!v->is_number() || !std::isfinite(v->get<double>())) badKey(key, *v, "a finite number");
-  return v->get<double>();
-}
-
-uint32_t countField(const model::Json& config, const char* key, uint32_t fallback) {
-  const model::Json* v = field(config, key);
-  if (!v) return fallback;
-  if (!model::isUnsignedInteger(*v) || v->get<uint64_t>() > (1u << 24))
-    badKey(key, *v, "an integer in [0, 2^24]");
-  return static_cast<uint32_t>(v->get<uint64_t>());
-}
-
-bool boolField(const model::Json& config, const char* key, bool fallback) {
-  const model::Json* v = field(config, key);
-  if (!v) return fallback;
-  if (!v->is_boolean()) badKey(key, *v, "true or false");
-  return v->get<bool>();
-}
-
-std::string stringField(const model::Json& config, const char* key, const std::string& fallback) {
-  const model::Json* v = field(config, key);
-  if (!v) return fallback;
-  if (!v->is_string()) badKey(key, *v, "a string");
-  return v->get<std::string>();
-}
-
 // --- plans -----------------------------------------------------------------------------------
 
 using Level = PlanLevel;
@@ -261,9 +219,19 @@ void planDiscrete(const PlanInput& in, const NoiseSchedule& sch, uint32_t first,
       const double alpha = a / aPrev, beta = 1.0 - alpha;
       const double c0 = std::sqrt(aPrev) * beta / (1.0 - a);
       const double c1 = std::sqrt(alpha) * (1.0 - aPrev) / (1.0 - a);
-      const double variance = t > 0 ? (1.0 - aPrev) / (1.0 - a) * beta : 0.0;
+      // diffusers' _get_variance: the posterior's (small, clamped at 1e-20) or beta (large);
+      // learned variances scale the noise per element in the update shader.
+      const double small = std::max((1.0 - aPrev) / (1.0 - a) * beta, 1e-20);
+      const std::string& vt = sch.varianceType;
+      const bool learned = vt == "learned" || vt == "learned_range";
+      const double variance = t == 0 ? 0.0 : learned ? 1.0 : vt.rfind("fixed_large", 0) == 0 ? beta : small;
       const double root = std::sqrt(aPrev);
       setX(r, 0, c0 / root, 0, c1 * std::sqrt(aState) / root, std::sqrt(variance) / root);
+      if (learned) {
+        r.flags |= vt == "learned" ? kLearnedVariance : kLearnedRange;
+        r.minLog = static_cast<float>(std::log(small));
+        r.maxLog = static_cast<float>(std::log(beta));
+      }
     }
     r.sigmaX = static_cast<float>(sPrev);
     eFollowsX(r);
@@ -271,6 +239,76 @@ void planDiscrete(const PlanInput& in, const NoiseSchedule& sch, uint32_t first,
     out.sigmas.push_back(s);
     out.cNoise.push_back(double(t));
     aState = aPrev;
+  }
+}
+
+// diffusers CMStochasticIterativeScheduler.set_timesteps and step: `steps` timesteps spaced by
+// n // steps from 0, their ramp (ascending) through Karras' schedule, then the boundary-condition
+// denoiser and re-noising to sqrt(s'^2 - smin^2) (s' clamped to [smin, smax], smin after the last).
+void planConsistencyModel(const PlanInput& in, const ConsistencySchedule& cm, uint32_t first, PlanWorkspace& ws,
+                          StagePlan& out) {
+  const uint32_t n = cm.numTrainTimesteps, ratio = n / in.steps;
+  const double hi = std::pow(cm.sigmaMax, 1.0 / cm.rho), lo = std::pow(cm.sigmaMin, 1.0 / cm.rho);
+  std::vector<double>& sig = ws.sigmas;
+  sig.clear();
+  for (uint32_t k = 0; k < in.steps; ++k) sig.push_back(std::pow(hi + double(k * ratio) / (n - 1) * (lo - hi), cm.rho));
+  const double sd = cm.sigmaData, sd2 = sd * sd, smin = cm.sigmaMin;
+  out.start.sigmaX = static_cast<float>(out.fromInit ? sig[first] : cm.sigmaMax);
+  for (uint32_t i = first; i < in.steps; ++i) {
+    const double s = sig[i];
+    const double next = std::clamp(i + 1 < in.steps ? sig[i + 1] : smin, smin, cm.sigmaMax);
+    StageParams r = baseRow(in);
+    r.cIn = static_cast<float>(1.0 / std::sqrt(s * s + sd2));
+    r.cSkip = static_cast<float>(sd2 / ((s - smin) * (s - smin) + sd2));
+    r.cOut = static_cast<float>((s - smin) * sd / std::sqrt(s * s + sd2));
+    const double cNoise = 1000.0 * 0.25 * std::log(s + 1e-44);
+    r.cNoise = static_cast<float>(cNoise);
+    r.stream = stageStream(static_cast<uint32_t>(out.stages.size()));
+    if (in.inpaint) r.flags |= kInpaint;
+    if (cm.clipDenoised) {
+      r.flags |= kClipDenoised;
+      r.clipRange = 1.0f;
+    }
+    const double renoise = std::sqrt(std::max(next * next - smin * smin, 0.0));
+    setX(r, 0, 1, 0, 0, cm.sNoise * renoise);
+    r.sigmaX = static_cast<float>(renoise);
+    eFollowsX(r);
+    out.stages.push_back(r);
+    out.sigmas.push_back(s);
+    out.cNoise.push_back(cNoise);
+  }
+}
+
+// diffusers EulerDiscreteScheduler.set_timesteps: float timesteps by its spacing, and the sigma
+// of each by linear interpolation between the training timesteps' sigmas.
+void eulerLevels(const NoiseSchedule& sch, uint32_t steps, PlanWorkspace& ws) {
+  alphasCumprodInto(sch, ws.alphasCumprod);
+  const uint32_t n = sch.numTrainTimesteps;
+  if (steps == 0 || steps > n)
+    invalid(std::to_string(steps) + " steps for a schedule of " + std::to_string(n) + " training timesteps");
+  const auto sigmaAt = [&](uint32_t t) { return sigmaOfAlphaCumprod(ws.alphasCumprod[t]); };
+  ws.levels.clear();
+  ws.sigmas.clear();
+  for (uint32_t k = 0; k < steps; ++k) {
+    double t = 0;
+    switch (sch.spacing) {
+      case TimestepSpacing::Linspace:  // linspace(0, n - 1, steps), reversed, in float32
+        t = steps == 1 ? 0.0 : double(float(double(n - 1) * double(steps - 1 - k) / double(steps - 1)));
+        break;
+      case TimestepSpacing::Leading:
+        t = double(steps - 1 - k) * (n / steps) + sch.stepsOffset;
+        break;
+      case TimestepSpacing::Trailing:
+        t = std::nearbyint(double(n) - k * (double(n) / steps)) - 1;
+        break;
+    }
+    if (t < 0 || t > n - 1)
+      invalid("timestep " + num(t) + " falls outside the schedule's " + std::to_string(n) + " training timesteps");
+    const uint32_t i = static_cast<uint32_t>(std::floor(t));
+    const double frac = t - i;
+    const double sigma = i + 1 < n ? sigmaAt(i) + frac * (sigmaAt(i + 1) - sigmaAt(i)) : sigmaAt(i);
+    ws.levels.push_back({sigma, t});
+    ws.sigmas.push_back(sigma);
   }
 }
 
@@ -303,52 +341,30 @@ SamplerKind parseSamplerKind(std::string_view name) {
 }
 
 NoiseSchedule NoiseSchedule::fromJson(const model::Json& config) {
-  if (!config.is_object()) fail(ErrorCode::InvalidArgument, "scheduler config: expected a JSON object");
+  const model::SchedulerSpec spec = model::parseSchedulerConfig(config);
+  if (!spec.discrete())
+    fail(ErrorCode::InvalidArgument, "scheduler config: " + spec.className + " is not a discrete-time noise schedule");
+  return fromSpec(spec);
+}
+
+NoiseSchedule NoiseSchedule::fromSpec(const model::SchedulerSpec& spec) {
   NoiseSchedule s;
-  s.numTrainTimesteps = countField(config, "num_train_timesteps", s.numTrainTimesteps);
-  s.betaStart = numberField(config, "beta_start", s.betaStart);
-  s.betaEnd = numberField(config, "beta_end", s.betaEnd);
-  const std::string betas = stringField(config, "beta_schedule", "linear");
-  if (betas == "linear")
-    s.betaSchedule = BetaSchedule::Linear;
-  else if (betas == "scaled_linear")
-    s.betaSchedule = BetaSchedule::ScaledLinear;
-  else if (betas == "squaredcos_cap_v2")
-    s.betaSchedule = BetaSchedule::SquaredCosCapV2;
-  else
-    fail(ErrorCode::Unsupported, "scheduler config: beta_schedule \"" + betas +
-                                     "\" is not supported "
-                                     "(linear, scaled_linear, squaredcos_cap_v2)");
-  if (field(config, "trained_betas"))
-    fail(ErrorCode::Unsupported, "scheduler config: trained_betas are not supported");
-  const std::string prediction = stringField(config, "prediction_type", "epsilon");
-  if (prediction == "epsilon")
-    s.prediction = Parameterization::Epsilon;
-  else if (prediction == "v_prediction")
-    s.prediction = Parameterization::VPrediction;
-  else
-    fail(ErrorCode::Unsupported,
-         "scheduler config: prediction_type \"" + prediction + "\" is not supported (epsilon, v_prediction)");
-  const std::string spacing = stringField(config, "timestep_spacing", "leading");
-  if (spacing == "leading")
-    s.spacing = TimestepSpacing::Leading;
-  else if (spacing == "trailing")
-    s.spacing = TimestepSpacing::Trailing;
-  else if (spacing == "linspace")
-    s.spacing = TimestepSpacing::Linspace;
-  else
-    fail(ErrorCode::Unsupported, "scheduler config: timestep_spacing \"" + spacing +
-                                     "\" is not supported (leading, trailing, linspace)");
-  s.stepsOffset = countField(config, "steps_offset", s.stepsOffset);
-  s.setAlphaToOne = boolField(config, "set_alpha_to_one", s.setAlphaToOne);
-  s.clipSample = boolField(config, "clip_sample", s.clipSample);
-  s.clipSampleRange = numberField(config, "clip_sample_range", s.clipSampleRange);
-  s.varianceType = stringField(config, "variance_type", s.varianceType);
-  if (boolField(config, "thresholding", false))
-    fail(ErrorCode::Unsupported, "scheduler config: thresholding (dynamic x0 clipping) is not supported");
-  if (boolField(config, "rescale_betas_zero_snr", false))
-    fail(ErrorCode::Unsupported,
-         "scheduler config: rescale_betas_zero_snr (an infinite last noise level) is not supported");
+  s.numTrainTimesteps = spec.numTrainTimesteps;
+  s.betaStart = spec.betaStart;
+  s.betaEnd = spec.betaEnd;
+  s.betaSchedule = spec.betaSchedule == "scaled_linear"       ? BetaSchedule::ScaledLinear
+                   : spec.betaSchedule == "squaredcos_cap_v2" ? BetaSchedule::SquaredCosCapV2
+                                                              : BetaSchedule::Linear;
+  s.prediction = spec.predictionType == "v_prediction" ? Parameterization::VPrediction : Parameterization::Epsilon;
+  s.spacing = spec.timestepSpacing == "trailing"   ? TimestepSpacing::Trailing
+              : spec.timestepSpacing == "linspace" ? TimestepSpacing::Linspace
+                                                   : TimestepSpacing::Leading;
+  s.stepsOffset = spec.stepsOffset;
+  s.setAlphaToOne = spec.setAlphaToOne;
+  s.clipSample = spec.clipSample;
+  s.clipSampleRange = spec.clipSampleRange;
+  s.varianceType = spec.varianceType;
+  s.euler = spec.cls == model::SchedulerClass::EulerDiscrete;
   s.validate();
   return s;
 }
@@ -456,6 +472,18 @@ void diffusersTimestepsInto(const NoiseSchedule& schedule, uint32_t steps, std::
   }
 }
 
+ConsistencySchedule ConsistencySchedule::fromSpec(const model::SchedulerSpec& spec) {
+  ConsistencySchedule c;
+  c.numTrainTimesteps = spec.numTrainTimesteps;
+  c.sigmaMin = spec.sigmaMin;
+  c.sigmaMax = spec.sigmaMax;
+  c.sigmaData = spec.sigmaData;
+  c.sNoise = spec.sNoise;
+  c.rho = spec.rho;
+  c.clipDenoised = spec.clipDenoised;
+  return c;
+}
+
 void PlanWorkspace::reserve(uint32_t maxSteps, uint32_t trainTimesteps) {
   alphasCumprod.reserve(trainTimesteps);
   sigmas.reserve(maxSteps + 1);
@@ -486,17 +514,27 @@ void plan(const PlanInput& in, PlanWorkspace& ws, StagePlan& out) {
     unsupported(std::string(samplerName(in.sampler)) +
                 " needs a discrete-time (epsilon or v_prediction) model with its noise schedule; for an EDM "
                 "model use euler (which is what DDIM is in the VE parameterisation), heun or dpmpp_2m");
-  if (in.sampler == SamplerKind::Consistency && !edm)
+  const bool cm = in.sampler == SamplerKind::Consistency && in.consistency;
+  if (in.consistency && in.sampler != SamplerKind::Consistency)
+    unsupported(std::string(samplerName(in.sampler)) +
+                " on a consistency model (CMStochasticIterativeScheduler): it samples with consistency only");
+  if (in.sampler == SamplerKind::Consistency && !edm && !cm)
     unsupported("consistency sampling needs an EDM-parameterised (distilled) model");
-  if (!edm) {
+  if (cm) {
+    const ConsistencySchedule& c = *in.consistency;
+    if (in.steps > c.numTrainTimesteps)
+      invalid(std::to_string(in.steps) + " steps for a consistency schedule of " +
+              std::to_string(c.numTrainTimesteps) + " training timesteps");
+  } else if (!edm) {
     if (!in.schedule)
       invalid(std::string(parameterizationName(in.parameterization)) + " model without a noise schedule");
     if (in.schedule->prediction != in.parameterization)
       invalid(std::string("the noise schedule predicts ") + parameterizationName(in.schedule->prediction) +
               ", the plan was asked for " + parameterizationName(in.parameterization));
-    if (in.sampler == SamplerKind::Ddpm && in.schedule->varianceType != "fixed_small" &&
-        in.schedule->varianceType != "fixed_small_log")
-      unsupported("DDPM variance_type \"" + in.schedule->varianceType + "\" (fixed_small, fixed_small_log)");
+    const std::string& vt = in.schedule->varianceType;
+    if (in.sampler == SamplerKind::Ddpm && (vt == "learned" || vt == "learned_range") && !in.learnedVariance)
+      unsupported("DDPM variance_type \"" + vt +
+                  "\" needs a model whose output has a variance half (out_channels = 2 x in_channels)");
   } else if (!(in.sigmaData > 0 && std::isfinite(in.sigmaData))) {
     invalid("sigma_data " + num(in.sigmaData) + " must be positive");
   }
@@ -505,7 +543,7 @@ void plan(const PlanInput& in, PlanWorkspace& ws, StagePlan& out) {
       invalid(std::to_string(in.sigmas.size()) + " step sigmas for " + std::to_string(in.steps) + " steps");
     checkSigmas(in.sigmas, "sigmas");
     if (!edm) invalid("explicit sigmas apply to EDM models only");
-  } else if (in.sampler == SamplerKind::Consistency) {
+  } else if (in.sampler == SamplerKind::Consistency && !cm) {
     invalid("consistency sampling with " + std::to_string(in.steps) +
             " steps needs the model's recorded step sigmas for that count");
   }
@@ -525,12 +563,19 @@ void plan(const PlanInput& in, PlanWorkspace& ws, StagePlan& out) {
     planDiscrete(in, *in.schedule, first, ws, out);
     return;
   }
+  if (cm) {
+    planConsistencyModel(in, *in.consistency, first, ws, out);
+    return;
+  }
   std::vector<Level>& levels = ws.levels;
   levels.clear();
   if (edm) {
     if (in.sigmas.empty()) karrasSigmasInto(in.steps, in.sigmaMin, in.sigmaMax, in.rho, ws.sigmas);
     const std::vector<double>& sig = in.sigmas.empty() ? ws.sigmas : in.sigmas;
     for (uint32_t i = 0; i < in.steps; ++i) levels.push_back({sig[i], std::log(sig[i]) / 4});
+  } else if (in.schedule->euler) {
+    eulerLevels(*in.schedule, in.steps, ws);
+    checkSigmas(ws.sigmas, "timestep sigmas");
   } else {
     // k-diffusion on a discrete model: the levels of diffusers' timesteps, the timestep as input.
     alphasCumprodInto(*in.schedule, ws.alphasCumprod);
@@ -543,6 +588,9 @@ void plan(const PlanInput& in, PlanWorkspace& ws, StagePlan& out) {
     checkSigmas(ws.sigmas, "timestep sigmas");
   }
   out.start.sigmaX = static_cast<float>(levels[first].sigma);
+  // diffusers' Euler draws its initial noise at init_noise_sigma: sqrt(s0^2 + 1) for leading spacing.
+  if (!edm && in.schedule->euler && !out.fromInit && in.schedule->spacing == TimestepSpacing::Leading)
+    out.start.sigmaX = static_cast<float>(std::sqrt(levels[first].sigma * levels[first].sigma + 1.0));
   planContinuous(in, levels, first, out);
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "sampler/sampler_params.hpp"
+#include "scheduler_config.hpp"
 #include "strict_json.hpp"
 
 namespace tessera::sampler {
@@ -38,12 +39,17 @@ struct NoiseSchedule {
   bool clipSample = true;     // clamp the predicted x0 to [-clipSampleRange, clipSampleRange]
   double clipSampleRange = 1.0;
   std::string varianceType = "fixed_small";  // DDPM's posterior variance
+  // diffusers' EulerDiscreteScheduler conventions: float timesteps (its spacing, default
+  // linspace), sigmas interpolated linearly between the training timesteps', the timestep itself
+  // as the network's input, and an initial noise of sqrt(sigma_max^2 + 1) for linspace / trailing.
+  bool euler = false;
 
   // From a diffusers scheduler_config.json (the object, checked by model::checkNoiseSchedule or
   // not): missing keys take the defaults above. Throws InvalidArgument for values out of range,
   // Unsupported for what tessera does not run (prediction_type "sample", thresholding, other
   // beta schedules or spacings).
   static NoiseSchedule fromJson(const model::Json& config);
+  static NoiseSchedule fromSpec(const model::SchedulerSpec& spec);
 
   // Throws InvalidArgument naming the field when the schedule is unusable.
   void validate() const;
@@ -60,6 +66,17 @@ std::vector<double> karrasSigmas(uint32_t steps, double sigmaMin, double sigmaMa
 // diffusers DDIMScheduler / DDPMScheduler.set_timesteps: `steps` timesteps, descending.
 std::vector<uint32_t> diffusersTimesteps(const NoiseSchedule& schedule, uint32_t steps);
 
+// diffusers' CMStochasticIterativeScheduler: Karras sigmas over its training timesteps, the
+// boundary-condition scalings c_skip = sd^2 / ((s - smin)^2 + sd^2), c_out = (s - smin) sd /
+// sqrt(s^2 + sd^2), c_in = 1 / sqrt(s^2 + sd^2), timestep input 250 ln(s), and multistep
+// sampling that re-noises to sqrt(s'^2 - smin^2) between steps.
+struct ConsistencySchedule {
+  uint32_t numTrainTimesteps = 40;
+  double sigmaMin = 0.002, sigmaMax = 80.0, sigmaData = 0.5, sNoise = 1.0, rho = 7.0;
+  bool clipDenoised = true;
+  static ConsistencySchedule fromSpec(const model::SchedulerSpec& spec);
+};
+
 struct PlanInput {
   SamplerKind sampler = SamplerKind::Euler;
   Parameterization parameterization = Parameterization::Edm;
@@ -75,6 +92,12 @@ struct PlanInput {
 
   // Epsilon / VPrediction models: the training schedule (its prediction type must agree).
   std::optional<NoiseSchedule> schedule;
+  // The network's output holds a variance half after the model output (out = 2 x in): DDPM with
+  // variance_type learned / learned_range reads it; every other sampler uses the first half.
+  bool learnedVariance = false;
+  // Consistency sampling of a CMStochasticIterativeScheduler model (replaces sigmas and the EDM
+  // preconditioning).
+  std::optional<ConsistencySchedule> consistency;
 
   // SDEdit: 1 starts from noise; s < 1 keeps the last ceil(s*steps) steps and starts from the
   // init image noised to that step's level; 0 runs no stage (the output is the init image).

@@ -58,7 +58,7 @@ tsr_result tsr_model_get_info(tsr_model m, tsr_model_info* info) {
     checkStruct(info, "tsr_model_info", offsetof(tsr_model_info, stage_count));
     const model::ModelPackage& p = m->package;
     const runtime::ModelDefaults d = runtime::modelDefaults(p);
-    info->channels = p.layout().config.outChannels;
+    info->channels = d.imageChannels;
     info->class_count = uint32_t(p.metadata().tessera.classes.size());
     info->guidance = d.guidanceCapable ? VK_TRUE : VK_FALSE;
     info->size_multiple = d.sizeMultiple;

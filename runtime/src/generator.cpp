@@ -162,7 +162,7 @@ graph::UnetGraphOptions stageGraphOptions(const GeneratorConfig& c, const StageE
 PipelineLayout layoutPipeline(tsr_context_t& ctx, const model::ModelPackage& package, const GeneratorConfig& c) {
   const vk::Gpu& gpu = ctx.device->gpu();
   const uint64_t align = Arena::offsetAlignment(gpu);
-  const uint32_t channels = package.layout().config.outChannels;
+  const uint32_t channels = modelDefaults(package).imageChannels;
   PipelineLayout l;
   l.extents = stageExtents(package, c.maxWidth, c.maxHeight);
   for (uint32_t k = 0; k < l.extents.count; ++k) {
@@ -263,7 +263,7 @@ tsr_memory_requirements Generator::query(tsr_context_t& ctx, const model::ModelP
 Generator::Generator(tsr_context_t& ctx, const model::ModelPackage& package, const GeneratorConfig& config)
     : ctx_(ctx), package_(package), config_(config), defaults_(modelDefaults(package)), gpu_(ctx.device->gpu()) {
   const model::UnetConfig& uc = package.layout().config;
-  channels_ = uc.outChannels;
+  channels_ = defaults_.imageChannels;
   classCount_ = uc.numClassEmbeds.value_or(0);
   {
     std::lock_guard lock(ctx.mutex);  // kernels and the queue (the weights' upload)

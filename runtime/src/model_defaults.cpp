@@ -1,6 +1,7 @@
 #include "model_defaults.hpp"
 
 #include "error.hpp"
+#include "sampling_plan.hpp"
 
 namespace tessera::runtime {
 
@@ -23,33 +24,21 @@ ModelDefaults modelDefaults(const model::ModelPackage& package) {
   const model::TesseraSection& t = m.tessera;
   const model::UnetConfig& c = package.layout().config;
   ModelDefaults d;
-  if (t.sigmaData) {
-    d.kind = ModelKind::Edm;
-  } else if (m.trainingNoiseSchedule) {
-    const auto& s = *m.trainingNoiseSchedule;
-    const std::string pred = s.contains("prediction_type") ? s["prediction_type"].get<std::string>() : "epsilon";
-    if (pred == "epsilon")
-      d.kind = ModelKind::Epsilon;
-    else if (pred == "v_prediction")
-      d.kind = ModelKind::VPrediction;
-    else
-      fail(ErrorCode::Unsupported, "the model's prediction_type \"" + pred + "\" is not supported (epsilon, v_prediction)");
-  } else {
-    fail(ErrorCode::Unsupported,
-         "the model has neither tessera.sigma_data (an EDM denoiser) nor a training noise schedule "
-         "(a diffusers scheduler_config.json): tessera cannot tell how to sample from it");
-  }
-  if (t.sampler) {
-    const std::string& s = *t.sampler;
-    d.sampler = s == "euler" ? TSR_SAMPLER_EULER
-                : s == "heun" ? TSR_SAMPLER_HEUN
-                : s == "consistency" ? TSR_SAMPLER_CONSISTENCY
-                                     : TSR_SAMPLER_DPMPP_2M;
-  } else if (d.kind != ModelKind::Edm) {
-    d.sampler = TSR_SAMPLER_DDIM;
-  } else if (!t.stepSigmas.empty()) {
-    d.sampler = TSR_SAMPLER_CONSISTENCY;
-  }
+  const model::SamplingPlan plan = model::samplingPlan(m);
+  d.kind = plan.kind == model::Parameterisation::Epsilon       ? ModelKind::Epsilon
+           : plan.kind == model::Parameterisation::VPrediction ? ModelKind::VPrediction
+           : plan.kind == model::Parameterisation::Edm         ? ModelKind::Edm
+                                                               : ModelKind::ConsistencyModel;
+  d.scheduler = plan.scheduler;
+  d.learnedVariance = plan.learnedVariance;
+  d.imageChannels = plan.imageChannels;
+  const std::string& s = plan.sampler;
+  d.sampler = s == "euler"         ? TSR_SAMPLER_EULER
+              : s == "heun"        ? TSR_SAMPLER_HEUN
+              : s == "consistency" ? TSR_SAMPLER_CONSISTENCY
+              : s == "ddim"        ? TSR_SAMPLER_DDIM
+              : s == "ddpm"        ? TSR_SAMPLER_DDPM
+                                   : TSR_SAMPLER_DPMPP_2M;
   d.steps = defaultSteps(package, d, d.sampler);
   d.guidanceCapable = t.nullClass.has_value();
   d.guidance = d.guidanceCapable ? float(t.guidanceScale.value_or(1.0)) : 1.0f;
@@ -61,6 +50,8 @@ ModelDefaults modelDefaults(const model::ModelPackage& package) {
 uint32_t defaultSteps(const model::ModelPackage& package, const ModelDefaults& d, tsr_sampler sampler) {
   const model::TesseraSection& t = package.metadata().tessera;
   if (t.defaultSteps && (sampler == d.sampler || !t.sampler)) return *t.defaultSteps;
+  // A diffusers scheduler's own sampler takes its pipeline's default step count.
+  if (d.scheduler && !t.sampler && sampler == d.sampler) return d.scheduler->defaultSteps();
   switch (sampler) {
     case TSR_SAMPLER_CONSISTENCY:
       return t.stepSigmas.empty() ? 2 : t.stepSigmas.begin()->first == 1 && t.stepSigmas.size() > 1

@@ -1,14 +1,18 @@
 #pragma once
 // What a model recommends when a request leaves a choice open, derived from its package once.
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "model_package.hpp"
+#include "scheduler_config.hpp"
 #include "tessera/tessera.h"
 
 namespace tessera::runtime {
 
-enum class ModelKind { Edm, Epsilon, VPrediction };
+// Edm: tessera's own EDM denoisers; Epsilon / VPrediction: a diffusers DDPM-family schedule;
+// ConsistencyModel: a CMStochasticIterativeScheduler model (boundary-condition scalings).
+enum class ModelKind { Edm, Epsilon, VPrediction, ConsistencyModel };
 
 struct ModelDefaults {
   ModelKind kind = ModelKind::Edm;
@@ -18,10 +22,14 @@ struct ModelDefaults {
   uint32_t sizeMultiple = 1;
   uint32_t nativeSize = 0;
   bool guidanceCapable = false;  // has a null class
+  std::optional<model::SchedulerSpec> scheduler;  // the package's scheduler, when it has one
+  // out_channels = 2 x in_channels: the network's output has a variance half after the model output.
+  bool learnedVariance = false;
+  uint32_t imageChannels = 3;  // the state's channels (in_channels of the base)
 };
 
 // Throws Error(Unsupported) for a package tessera cannot sample from (no EDM sigma_data and no
-// training noise schedule).
+// scheduler, or a network whose channels do not fit its sampler).
 ModelDefaults modelDefaults(const model::ModelPackage& package);
 const char* samplerName(tsr_sampler s);
 // The default step count of `sampler` for this model (the recorded one for its own sampler).

@@ -38,16 +38,20 @@ Stage::Stage(tsr_context_t& ctx, const model::ModelPackage& package, uint32_t in
       defaults_(modelDefaults(package)),
       gpu_(ctx.device->gpu()) {
   const model::UnetConfig& uc = package.layout().config;
-  channels_ = uc.outChannels;
+  channels_ = index == 0 ? defaults_.imageChannels : uc.outChannels;
   const uint32_t wantIn = index == 0 ? channels_ : 2 * channels_;
-  if (uc.inChannels != wantIn || channels_ > 4)
+  const uint32_t wantOut = defaults_.learnedVariance ? 2 * channels_ : channels_;
+  if (uc.inChannels != wantIn || uc.outChannels != wantOut || channels_ > 4)
     fail(ErrorCode::Unsupported, "the model maps " + std::to_string(uc.inChannels) + " channels to " +
                                      std::to_string(uc.outChannels) + "; a texture model maps 1 to 4 channels to as many" +
                                      (index ? " (twice as many in, for a super-resolution stage)" : ""));
   classCount_ = uc.numClassEmbeds.value_or(0);
-  if (defaults_.kind != ModelKind::Edm)
-    schedule_ = sampler::NoiseSchedule::fromJson(*package.metadata().trainingNoiseSchedule);
+  if (defaults_.kind == ModelKind::ConsistencyModel)
+    planInput_.consistency = sampler::ConsistencySchedule::fromSpec(*defaults_.scheduler);
+  else if (defaults_.kind != ModelKind::Edm)
+    schedule_ = sampler::NoiseSchedule::fromSpec(*defaults_.scheduler);
   planInput_.schedule = schedule_;
+  planInput_.learnedVariance = defaults_.learnedVariance;
   planInput_.sigmas.reserve(kMaxSteps);
   planWorkspace_.reserve(kMaxSteps, schedule_ ? schedule_->numTrainTimesteps : 0);
   plan_.stages.reserve(2 * kMaxSteps);
@@ -182,15 +186,15 @@ const sampler::StagePlan& Stage::plan(const Request& r) {
   sampler::PlanInput& in = planInput_;
   in.sampler = r.sampler;
   in.steps = r.steps;
-  in.parameterization = defaults_.kind == ModelKind::Edm       ? sampler::Parameterization::Edm
-                        : defaults_.kind == ModelKind::Epsilon ? sampler::Parameterization::Epsilon
-                                                               : sampler::Parameterization::VPrediction;
+  in.parameterization = defaults_.kind == ModelKind::Epsilon       ? sampler::Parameterization::Epsilon
+                        : defaults_.kind == ModelKind::VPrediction ? sampler::Parameterization::VPrediction
+                                                                   : sampler::Parameterization::Edm;
   if (t.sigmaData) in.sigmaData = *t.sigmaData;
   if (t.sigmaMin) in.sigmaMin = *t.sigmaMin;
   if (t.sigmaMax) in.sigmaMax = *t.sigmaMax;
   if (t.rho) in.rho = *t.rho;
   in.sigmas.clear();
-  if (r.sampler == sampler::SamplerKind::Consistency) {
+  if (r.sampler == sampler::SamplerKind::Consistency && !in.consistency) {
     const auto found = t.stepSigmas.find(r.steps);
     if (found == t.stepSigmas.end()) {
       std::string known;

@@ -44,7 +44,7 @@ class ConvertCli : public ::testing::Test {
 TEST_F(ConvertCli, HelpAndUsage) {
   test::CliResult r = run("--help");
   EXPECT_EQ(r.status, 0);
-  EXPECT_NE(r.out.find("usage: tessera-convert MODEL_DIR OUT.tsr [--stage SR_DIR]... [--fp16]"), std::string::npos);
+  EXPECT_NE(r.out.find("usage: tessera-convert MODEL_DIR OUT.tsr [--scheduler PATH] [--stage SR_DIR]... [--fp16]"), std::string::npos);
   r = run("");
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("usage:"), std::string::npos);

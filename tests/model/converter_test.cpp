@@ -345,7 +345,13 @@ TEST_F(ConverterFolders, ModelFolderPipelineFolderAndSchedulerBesideTheModel) {
   ConvertResult r = convertModelDir(dir_ / "plain", {});
   EXPECT_TRUE(r.summary.schedulerPath.empty());
   ModelPackage p = ModelPackage::fromBytes(asBytes(r.package));
-  EXPECT_FALSE(p.metadata().trainingNoiseSchedule);
+  // No scheduler anywhere: diffusers' DDPMScheduler defaults, and a warning naming what is missing.
+  ASSERT_TRUE(p.metadata().trainingNoiseSchedule);
+  EXPECT_EQ(*p.metadata().trainingNoiseSchedule, (Json{{"_class_name", "DDPMScheduler"}}));
+  ASSERT_EQ(r.summary.warnings.size(), 1u);
+  EXPECT_NE(r.summary.warnings[0].find("no scheduler config"), std::string::npos);
+  EXPECT_NE(r.summary.warnings[0].find("--scheduler"), std::string::npos);
+  EXPECT_EQ(r.summary.sampler, "ddpm");
   EXPECT_EQ(p.metadata().provenance["source_weights"], "diffusion_pytorch_model.safetensors");
   EXPECT_EQ(p.metadata().provenance["source_weights_metadata"]["format"], "pt");
   EXPECT_EQ(p.metadata().provenance["source_weights_crc32"].get<std::string>().size(), 8u);
@@ -364,6 +370,7 @@ TEST_F(ConverterFolders, ModelFolderPipelineFolderAndSchedulerBesideTheModel) {
   EXPECT_TRUE(ModelPackage::fromBytes(asBytes(convertModelDir(dir_ / "plain", {}).package))
                   .metadata()
                   .trainingNoiseSchedule);
+  EXPECT_EQ(convertModelDir(dir_ / "plain", {}).summary.sampler, "euler");
   // Nothing machine-specific is recorded: the folder's path appears nowhere in the package.
   const std::string text(reinterpret_cast<const char*>(r.package.data()), r.package.size());
   EXPECT_EQ(text.find(dir_.string()), std::string::npos);
@@ -372,11 +379,12 @@ TEST_F(ConverterFolders, ModelFolderPipelineFolderAndSchedulerBesideTheModel) {
 TEST_F(ConverterFolders, FolderProblemsAreNamed) {
   expectError([&] { convertModelDir(dir_ / "absent", {}); }, ErrorCode::Io, "not a directory");
   fs::create_directories(dir_ / "empty");
-  expectError([&] { convertModelDir(dir_ / "empty", {}); }, ErrorCode::Io, "no config.json here or in unet/");
+  expectError([&] { convertModelDir(dir_ / "empty", {}); }, ErrorCode::Io, "no config.json (expected a diffusers UNet2DModel folder");
   writeModel(dir_ / "bin", fixtures::tinyConfig());
   fs::rename(dir_ / "bin" / "diffusion_pytorch_model.safetensors",
              dir_ / "bin" / "diffusion_pytorch_model.bin");
   expectError([&] { convertModelDir(dir_ / "bin", {}); }, ErrorCode::Io, "only a .bin pickle");
+  expectError([&] { convertModelDir(dir_ / "bin", {}); }, ErrorCode::Io, "save_pretrained(DIR, safe_serialization=True)");
   writeModel(dir_ / "badjson", fixtures::tinyConfig());
   std::ofstream(dir_ / "badjson" / "config.json") << "{\"_class_name\": \"UNet2DModel\",}";
   expectError([&] { convertModelDir(dir_ / "badjson", {}); }, ErrorCode::CorruptModel,
@@ -385,6 +393,85 @@ TEST_F(ConverterFolders, FolderProblemsAreNamed) {
   std::ofstream(dir_ / "badst" / "diffusion_pytorch_model.safetensors") << "12345678";
   expectError([&] { convertModelDir(dir_ / "badst", {}); }, ErrorCode::CorruptModel,
               "diffusion_pytorch_model.safetensors: safetensors: header length");
+}
+
+// model_index.json names the subfolders (not necessarily unet/ and scheduler/), and class names.
+TEST_F(ConverterFolders, PipelineFolderByModelIndex) {
+  Json config = fixtures::tinyConfig();
+  config["tessera"].erase("classes");
+  config["tessera"].erase("null_class");
+  const fs::path pipe = dir_ / "cm";
+  writeModel(pipe / "denoiser", config);
+  fs::create_directories(pipe / "noise");
+  const Json cm = {{"_class_name", "CMStochasticIterativeScheduler"}, {"num_train_timesteps", 40},
+                   {"sigma_min", 0.002}, {"sigma_max", 80.0}, {"sigma_data", 0.5}, {"s_noise", 1.0},
+                   {"rho", 7.0}, {"clip_denoised", true}};
+  std::ofstream(pipe / "noise" / "scheduler_config.json") << cm.dump();
+  Json index = {{"_class_name", "ConsistencyModelPipeline"}, {"_diffusers_version", "0.25.0"},
+                {"unet", {"diffusers", "UNet2DModel"}}, {"noise", {"diffusers", "CMStochasticIterativeScheduler"}}};
+  std::ofstream(pipe / "model_index.json") << index.dump();
+  // An index pointing at a missing UNet subfolder is named.
+  expectError([&] { convertModelDir(pipe, {}); }, ErrorCode::Io, "no config.json");
+  index.erase("unet");
+  index["denoiser"] = {"diffusers", "UNet2DModel"};
+  std::ofstream(pipe / "model_index.json") << index.dump();
+  ConvertResult r = convertModelDir(pipe, {});
+  EXPECT_EQ(r.summary.sampler, "consistency");
+  EXPECT_TRUE(r.summary.warnings.empty());
+  ModelPackage p = ModelPackage::fromBytes(asBytes(r.package));
+  EXPECT_EQ((*p.metadata().trainingNoiseSchedule)["_class_name"], "CMStochasticIterativeScheduler");
+  // Labels without a null class: each is a class, named by number.
+  EXPECT_EQ(p.metadata().tessera.classes, (std::vector<std::string>{"0", "1", "2"}));
+  EXPECT_FALSE(p.metadata().tessera.nullClass);
+  // id2label names them (the first of each comma-separated list).
+  index["id2label"] = {{"0", "brick, wall"}, {"1", "grass"}, {"2", "wood"}};
+  std::ofstream(pipe / "model_index.json") << index.dump();
+  p = ModelPackage::fromBytes(asBytes(convertModelDir(pipe, {}).package));
+  EXPECT_EQ(p.metadata().tessera.classes, (std::vector<std::string>{"brick", "grass", "wood"}));
+  // --scheduler overrides the index's; an unknown scheduler class is refused with its name.
+  const Json other = {{"_class_name", "PNDMScheduler"}};
+  std::ofstream(dir_ / "pndm.json") << other.dump();
+  ConvertOptions o;
+  o.scheduler = dir_ / "pndm.json";
+  expectError([&] { convertModelDir(pipe, o); }, ErrorCode::Unsupported, "scheduler class \"PNDMScheduler\"");
+  std::ofstream(dir_ / "ddim.json") << Json{{"_class_name", "DDIMScheduler"}}.dump();
+  o.scheduler = dir_ / "ddim.json";
+  EXPECT_EQ(convertModelDir(pipe, o).summary.sampler, "ddim");
+  o.scheduler = dir_ / "nothing.json";
+  expectError([&] { convertModelDir(pipe, o); }, ErrorCode::Io, "no such scheduler config");
+  // The index must name a UNet2DModel.
+  std::ofstream(pipe / "model_index.json") << Json{{"unet", {"diffusers", "UNet2DConditionModel"}}}.dump();
+  expectError([&] { convertModelDir(pipe, {}); }, ErrorCode::Unsupported, "no UNet2DModel (it has: unet (UNet2DConditionModel))");
+}
+
+// The hub's fp16 variant file name is read when the full-precision one is absent.
+TEST_F(ConverterFolders, Fp16VariantWeights) {
+  writeModel(dir_ / "v", fixtures::tinyConfig());
+  fs::rename(dir_ / "v" / "diffusion_pytorch_model.safetensors", dir_ / "v" / "diffusion_pytorch_model.fp16.safetensors");
+  const ConvertResult r = convertModelDir(dir_ / "v", {});
+  EXPECT_EQ(r.summary.weightsPath.filename(), "diffusion_pytorch_model.fp16.safetensors");
+}
+
+// What the converter accepts, the runtime samples: channel layouts and scheduler variance types
+// it could not run are refused at conversion, naming the key.
+TEST_F(ConverterFolders, RefusesWhatTheGeneratorCannotSample) {
+  Json config = fixtures::tinyConfig();
+  config["out_channels"] = 5;
+  writeModel(dir_ / "odd", config);
+  expectError([&] { convertModelDir(dir_ / "odd", {}); }, ErrorCode::Unsupported, "config key \"out_channels\"");
+  writeModel(dir_ / "lv", fixtures::tinyConfig());
+  std::ofstream(dir_ / "lv" / "scheduler_config.json")
+      << Json{{"_class_name", "DDPMScheduler"}, {"variance_type", "learned_range"}}.dump();
+  expectError([&] { convertModelDir(dir_ / "lv", {}); }, ErrorCode::Unsupported, "\"variance_type\": \"learned_range\"");
+  config = fixtures::tinyConfig();
+  config["out_channels"] = 2 * config["in_channels"].get<int>();
+  writeModel(dir_ / "lv2", config);
+  std::ofstream(dir_ / "lv2" / "scheduler_config.json")
+      << Json{{"_class_name", "DDPMScheduler"}, {"variance_type", "learned_range"}}.dump();
+  EXPECT_EQ(convertModelDir(dir_ / "lv2", {}).summary.sampler, "ddpm");
+  std::ofstream(dir_ / "lv2" / "scheduler_config.json")
+      << Json{{"_class_name", "DDPMScheduler"}, {"timestep_type", "continuous"}}.dump();
+  expectError([&] { convertModelDir(dir_ / "lv2", {}); }, ErrorCode::Unsupported, "key \"timestep_type\"");
 }
 
 }  // namespace

@@ -50,7 +50,7 @@ MODELS = {
     # One level, no mid block, explicit attention GroupNorm groups, bf16 file.
     "no_mid": (dict(BASE, down_block_types=["AttnDownBlock2D"], up_block_types=["AttnUpBlock2D"],
                     block_out_channels=[6], layers_per_block=1, norm_num_groups=3, attention_head_dim=2,
-                    attn_norm_num_groups=2, mid_block_type=None, sample_size=8, in_channels=4, out_channels=13),
+                    attn_norm_num_groups=2, mid_block_type=None, sample_size=8, in_channels=4, out_channels=8),
                torch.bfloat16),
 }
 

@@ -1,4 +1,4 @@
-// tessera-convert MODEL_DIR OUT.tsr [--stage SR_DIR]... [--fp16]
+// tessera-convert MODEL_DIR OUT.tsr [--scheduler PATH] [--stage SR_DIR]... [--fp16]
 // Reads a diffusers UNet2DModel folder (and the folders of its super-resolution stages), checks the checkpoint against its config and writes one
 // .tsr package atomically. Exit status: 0 written, 1 refused (the message says why), 2 usage.
 #include <cstdio>
@@ -13,16 +13,22 @@
 namespace {
 
 const char* kUsage =
-    "usage: tessera-convert MODEL_DIR OUT.tsr [--stage SR_DIR]... [--fp16]\n"
+    "usage: tessera-convert MODEL_DIR OUT.tsr [--scheduler PATH] [--stage SR_DIR]... [--fp16]\n"
     "\n"
     "Converts a diffusers UNet2DModel folder into a tessera model package; with --stage, a\n"
     "cascade: the base model and its super-resolution stages in one package.\n"
     "\n"
-    "  MODEL_DIR  a folder with config.json and diffusion_pytorch_model.safetensors, or a\n"
-    "             diffusers pipeline folder with them in unet/. A scheduler_config.json beside\n"
-    "             the model (or scheduler/scheduler_config.json in a pipeline) is recorded as\n"
-    "             the training noise schedule. The config's \"tessera\" section (padding mode,\n"
-    "             classes, sigmas, step schedules) is carried into the package.\n"
+    "  MODEL_DIR  a diffusers pipeline folder (model_index.json names its UNet2DModel and\n"
+    "             scheduler subfolders), or a UNet folder: config.json and\n"
+    "             diffusion_pytorch_model.safetensors (or .fp16.safetensors), with its\n"
+    "             scheduler_config.json beside it or in ../scheduler/. The scheduler decides\n"
+    "             the sampler: DDPMScheduler ddpm, DDIMScheduler ddim, EulerDiscreteScheduler\n"
+    "             euler, CMStochasticIterativeScheduler consistency; any other is refused.\n"
+    "             Without one, diffusers' DDPMScheduler defaults are recorded (a warning says\n"
+    "             so). The config's \"tessera\" section (padding mode, classes, sigmas, step\n"
+    "             schedules) is carried into the package.\n"
+    "  --scheduler PATH\n"
+    "             the scheduler_config.json to use (or a folder holding one).\n"
     "  OUT.tsr    the package to write; written to a temporary file and renamed, so an\n"
     "             existing OUT.tsr is replaced only by a complete package.\n"
     "  --stage SR_DIR\n"
@@ -62,6 +68,12 @@ int main(int argc, char** argv) {
     }
     if (arg == "--fp16") {
       options.dtype = DType::F16;
+    } else if (arg == "--scheduler") {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "tessera-convert: --scheduler needs a scheduler_config.json\n\n%s", kUsage);
+        return 2;
+      }
+      options.scheduler = argv[++i];
     } else if (arg == "--stage") {
       if (i + 1 >= argc) {
         std::fprintf(stderr, "tessera-convert: --stage needs a model folder\n\n%s", kUsage);
@@ -85,9 +97,9 @@ int main(int argc, char** argv) {
     const model::ConvertSummary& s = r.summary;
     std::printf("config     %s\n", s.configPath.string().c_str());
     std::printf("weights    %s\n", s.weightsPath.string().c_str());
-    if (!s.schedulerPath.empty())
-      std::printf("scheduler  %s (recorded as the training noise schedule)\n",
-                  s.schedulerPath.string().c_str());
+    for (const std::string& w : s.warnings) std::fprintf(stderr, "tessera-convert: warning: %s\n", w.c_str());
+    if (!s.schedulerPath.empty()) std::printf("scheduler  %s\n", s.schedulerPath.string().c_str());
+    std::printf("sampler    %s by default\n", s.sampler.c_str());
     for (std::size_t k = 0; k < s.stagePaths.size(); ++k)
       std::printf("stage %zu    %s\n", k + 1, s.stagePaths[k].string().c_str());
     std::printf("wrote      %s\n", positional[1].c_str());
