@@ -47,6 +47,26 @@ ModelDefaults modelDefaults(const model::ModelPackage& package) {
   return d;
 }
 
+void fillPlanInput(const model::ModelPackage& package, const ModelDefaults& d, sampler::PlanInput& in) {
+  const model::TesseraSection& t = package.metadata().tessera;
+  in.parameterization = d.kind == ModelKind::Epsilon       ? sampler::Parameterization::Epsilon
+                        : d.kind == ModelKind::VPrediction ? sampler::Parameterization::VPrediction
+                                                           : sampler::Parameterization::Edm;
+  if (t.sigmaData) in.sigmaData = *t.sigmaData;
+  if (t.sigmaMin) in.sigmaMin = *t.sigmaMin;
+  if (t.sigmaMax) in.sigmaMax = *t.sigmaMax;
+  if (t.rho) in.rho = *t.rho;
+  in.schedule.reset();
+  in.consistency.reset();
+  if (d.kind == ModelKind::ConsistencyModel)
+    in.consistency = sampler::ConsistencySchedule::fromSpec(*d.scheduler);
+  else if (d.kind != ModelKind::Edm)
+    in.schedule = sampler::NoiseSchedule::fromSpec(*d.scheduler);
+  in.learnedVariance = d.learnedVariance;
+  in.classCount = package.layout().config.numClassEmbeds.value_or(0);
+  in.nullClass = t.nullClass.value_or(0);
+}
+
 uint32_t defaultSteps(const model::ModelPackage& package, const ModelDefaults& d, tsr_sampler sampler) {
   const model::TesseraSection& t = package.metadata().tessera;
   if (t.defaultSteps && (sampler == d.sampler || !t.sampler)) return *t.defaultSteps;

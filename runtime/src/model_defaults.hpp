@@ -5,6 +5,7 @@
 #include <string>
 
 #include "model_package.hpp"
+#include "sampler/schedule.hpp"
 #include "scheduler_config.hpp"
 #include "tessera/tessera.h"
 
@@ -32,6 +33,9 @@ struct ModelDefaults {
 // scheduler, or a network whose channels do not fit its sampler).
 ModelDefaults modelDefaults(const model::ModelPackage& package);
 const char* samplerName(tsr_sampler s);
+// The request-independent part of a plan's input: parameterisation, noise range, the discrete
+// or consistency schedule, the variance half. (Allocates: call it at creation.)
+void fillPlanInput(const model::ModelPackage& package, const ModelDefaults& d, sampler::PlanInput& in);
 // The default step count of `sampler` for this model (the recorded one for its own sampler).
 uint32_t defaultSteps(const model::ModelPackage& package, const ModelDefaults& d, tsr_sampler sampler);
 

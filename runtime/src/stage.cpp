@@ -46,12 +46,8 @@ Stage::Stage(tsr_context_t& ctx, const model::ModelPackage& package, uint32_t in
                                      std::to_string(uc.outChannels) + "; a texture model maps 1 to 4 channels to as many" +
                                      (index ? " (twice as many in, for a super-resolution stage)" : ""));
   classCount_ = uc.numClassEmbeds.value_or(0);
-  if (defaults_.kind == ModelKind::ConsistencyModel)
-    planInput_.consistency = sampler::ConsistencySchedule::fromSpec(*defaults_.scheduler);
-  else if (defaults_.kind != ModelKind::Edm)
-    schedule_ = sampler::NoiseSchedule::fromSpec(*defaults_.scheduler);
-  planInput_.schedule = schedule_;
-  planInput_.learnedVariance = defaults_.learnedVariance;
+  fillPlanInput(package, defaults_, planInput_);
+  schedule_ = planInput_.schedule;
   planInput_.sigmas.reserve(kMaxSteps);
   planWorkspace_.reserve(kMaxSteps, schedule_ ? schedule_->numTrainTimesteps : 0);
   plan_.stages.reserve(2 * kMaxSteps);
@@ -186,13 +182,6 @@ const sampler::StagePlan& Stage::plan(const Request& r) {
   sampler::PlanInput& in = planInput_;
   in.sampler = r.sampler;
   in.steps = r.steps;
-  in.parameterization = defaults_.kind == ModelKind::Epsilon       ? sampler::Parameterization::Epsilon
-                        : defaults_.kind == ModelKind::VPrediction ? sampler::Parameterization::VPrediction
-                                                                   : sampler::Parameterization::Edm;
-  if (t.sigmaData) in.sigmaData = *t.sigmaData;
-  if (t.sigmaMin) in.sigmaMin = *t.sigmaMin;
-  if (t.sigmaMax) in.sigmaMax = *t.sigmaMax;
-  if (t.rho) in.rho = *t.rho;
   in.sigmas.clear();
   if (r.sampler == sampler::SamplerKind::Consistency && !in.consistency) {
     const auto found = t.stepSigmas.find(r.steps);
@@ -209,8 +198,6 @@ const sampler::StagePlan& Stage::plan(const Request& r) {
   in.strength = r.strength;
   in.inpaint = r.inpaint;
   in.guidance = r.guidance;
-  in.classCount = classCount_;
-  in.nullClass = t.nullClass.value_or(0);
   sampler::plan(in, planWorkspace_, plan_);
   const uint32_t offset = stageStreamOffset(index_);
   plan_.start.stream |= offset;

@@ -141,6 +141,10 @@ int run(const Options& o) {
   const tsr_model_info info = model.info();
 
   if (o.listClasses) {
+    // What the converted model is, on stderr so stdout stays one "index name" line per class.
+    std::fprintf(stderr, "model: %s sampler, %u steps by default, %u class%s, %s\n", samplerName(info.default_sampler),
+                 info.default_steps, info.class_count, info.class_count == 1 ? "" : "es",
+                 info.guidance ? "guidance possible (has a null class)" : "no guidance (no null class)");
     for (uint32_t i = 0; i < info.class_count; ++i) std::printf("%u %s\n", i, model.className(i).c_str());
     return 0;
   }

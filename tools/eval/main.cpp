@@ -1,7 +1,9 @@
 // tessera-eval MODEL.tsr IN.safetensors OUT.safetensors [--device D] [--fp16] [--padding P]
 // Runs the denoiser once, as diffusers' UNet2DModel(sample, timestep, class_labels).sample, on
-// the Vulkan device. Exit status: 0 written, 1 refused (the message says why), 2 usage.
+// the Vulkan device; with --sample, the model's whole sampling loop step by step (sample_loop.hpp).
+// Exit status: 0 written, 1 refused (the message says why), 2 usage.
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -13,6 +15,7 @@
 #include "graph/unet_graph.hpp"
 #include "model_package.hpp"
 #include "safetensors.hpp"
+#include "sample_loop.hpp"
 #include "vk/kernel.hpp"
 
 namespace {
@@ -20,8 +23,15 @@ namespace {
 const char* kUsage =
     "usage: tessera-eval MODEL.tsr IN.safetensors OUT.safetensors [--device D] [--fp16]\n"
     "                    [--padding circular|zeros]\n"
+    "       tessera-eval MODEL.tsr --sample NOISE.safetensors OUT.safetensors [--sampler S]\n"
+    "                    [--steps N] [--device D] [--fp16] [--padding P]\n"
     "\n"
-    "Runs the model's U-Net once on the GPU (or lavapipe) and writes its output.\n"
+    "Runs the model's U-Net once on the GPU (or lavapipe) and writes its output. With\n"
+    "--sample, runs the model's sampling loop from `noise` [N,C,H,W] (unit variance; scaled\n"
+    "as the scheduler's init_noise_sigma), with `step_noise` [S,N,C,H,W] as each step's fresh\n"
+    "noise where the sampler adds some and `class_labels` [N] for a class model, and writes\n"
+    "per step k `model_output.k`, `denoised.k` and `sample.k` (in the scheduler's own\n"
+    "convention), `sample_init` and `timesteps` [S] (docs/FORMAT.md).\n"
     "\n"
     "  MODEL.tsr        a tessera model package (tessera-convert writes one).\n"
     "  IN.safetensors   `sample` [N,C,H,W]; `timestep` [N] or a scalar (broadcast over the\n"
@@ -33,6 +43,8 @@ const char* kUsage =
     "                   (default: TESSERA_DEVICE, else the first discrete GPU, ... lavapipe).\n"
     "  --fp16           fp16 storage for weights and activations (arithmetic stays fp32).\n"
     "  --padding P      override the package's padding mode (circular tiles, zeros does not).\n"
+    "  --sampler S      ddpm, ddim, euler, heun, dpmpp_2m or consistency (default: the model's).\n"
+    "  --steps N        sampling steps (default: the model's).\n"
     "  --help           this text.\n";
 
 std::vector<float> tensorValues(const tessera::model::SafetensorsFile& st, const char* name) {
@@ -61,7 +73,9 @@ std::vector<int64_t> classLabels(const tessera::model::SafeTensor& t) {
 int main(int argc, char** argv) {
   using namespace tessera;
   std::vector<std::string> positional;
-  std::string device;
+  std::string device, samplerName;
+  uint32_t steps = 0;
+  bool sampleLoop = false;
   graph::UnetGraphOptions options;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -70,6 +84,19 @@ int main(int argc, char** argv) {
       return 0;
     } else if (a == "--fp16") {
       options.dtype = DType::F16;
+    } else if (a == "--sample") {
+      sampleLoop = true;
+    } else if (a == "--sampler" && i + 1 < argc) {
+      samplerName = argv[++i];
+    } else if (a == "--steps" && i + 1 < argc) {
+      const std::string v = argv[++i];
+      char* end = nullptr;
+      const unsigned long k = std::strtoul(v.c_str(), &end, 10);
+      if (v.empty() || *end || k == 0 || k > 1000) {
+        std::fprintf(stderr, "tessera-eval: --steps takes 1 to 1000, not \"%s\"\n", v.c_str());
+        return 2;
+      }
+      steps = uint32_t(k);
     } else if (a == "--device" && i + 1 < argc) {
       device = argv[++i];
     } else if (a == "--padding" && i + 1 < argc) {
@@ -91,7 +118,17 @@ int main(int argc, char** argv) {
     std::fputs(kUsage, stderr);
     return 2;
   }
+  if (!sampleLoop && (steps || !samplerName.empty())) {
+    std::fprintf(stderr, "tessera-eval: --sampler and --steps go with --sample\n%s", kUsage);
+    return 2;
+  }
   try {
+    if (sampleLoop) {
+      tools::SampleLoopOptions so{positional[0], positional[1], positional[2], device, samplerName, steps, options};
+      const uint32_t evaluations = tools::runSampleLoop(so);
+      std::fprintf(stderr, "tessera-eval: %u network evaluations; wrote %s\n", evaluations, positional[2].c_str());
+      return 0;
+    }
     const model::ModelPackage package = model::ModelPackage::readFile(positional[0]);
     const std::vector<std::byte> inBytes = model::readFileBytes(positional[1], uint64_t(4) << 30);
     const model::SafetensorsFile in = model::SafetensorsFile::parse(model::asBytes(inBytes));
