@@ -17,6 +17,7 @@ struct Case {
   bool store = false;    // P = D after
   bool inpaint = false;  // bind init + mask and set the flag
   bool bindMask = false;
+  uint32_t variance = 0;  // 0: netOut is F alone; kLearnedVariance / kLearnedRange: F then V per item
 };
 
 struct Result {
@@ -31,12 +32,21 @@ void reference(const Case& c, const sampler::StageParams& r, const std::vector<f
   const Shape4& s = c.s;
   const std::size_t count = s.count(), plane = std::size_t(s.h) * s.w, perItem = s.c * plane;
   for (std::vector<double>& w : want) w.assign(count, 0.0);
+  // netOut per item: C channels of F, then C of the variance half when there is one.
+  const std::size_t netPerItem = c.variance ? 2 * perItem : perItem, netRows = count / perItem * netPerItem;
   for (std::size_t i = 0; i < count; ++i) {
-    double fv = f[i];
-    if (c.guided) fv = double(f[i + count]) + double(r.guidance) * (double(f[i]) - f[i + count]);
+    const std::size_t o = (i / perItem) * netPerItem + i % perItem;
+    double fv = f[o];
+    if (c.guided) fv = double(f[o + netRows]) + double(r.guidance) * (double(f[o]) - f[o + netRows]);
+    double zscale = 1.0;
+    if (c.variance) {
+      const double v = f[o + perItem], frac = (v + 1) / 2;
+      zscale = c.variance == sampler::kLearnedRange ? std::exp(0.5 * (frac * r.maxLog + (1 - frac) * r.minLog))
+                                                    : std::sqrt(std::max(v, 0.0));
+    }
     double d = double(r.cSkip) * e[i] + double(r.cOut) * fv;
     if (c.clip) d = std::clamp(d, -double(r.clipRange), double(r.clipRange));
-    const double zi = c.noise ? z[i] : 0.0;
+    const double zi = c.noise ? z[i] * zscale : 0.0;
     double xn = r.x[0] * double(x[i]) + r.x[1] * d + r.x[2] * double(p[i]) + r.x[3] * double(e[i]) +
                 r.x[4] * zi + r.fX * fv;
     double en = r.e[0] * double(x[i]) + r.e[1] * d + r.e[2] * double(p[i]) + r.e[3] * double(e[i]) +
@@ -63,7 +73,9 @@ void check(DType t, const Case& c) {
   std::uniform_real_distribution<float> coef(-1.5f, 1.5f);
   const uint32_t rows = c.guided ? 2 * s.n : s.n;
   const std::size_t count = s.count();
-  const auto f = roundTo(t, randomVector(rng, rows * count / s.n, -2.0f, 2.0f));
+  const uint32_t netC = c.variance ? 2 * s.c : s.c;
+  const std::size_t netCount = std::size_t(rows) * netC * s.h * s.w;
+  const auto f = roundTo(t, randomVector(rng, netCount, -2.0f, 2.0f));
   const auto x = randomVector(rng, count, -10.0f, 10.0f), e = randomVector(rng, count, -10.0f, 10.0f),
              p = randomVector(rng, count), init = randomVector(rng, count);
   std::vector<float> mask = randomVector(rng, count / s.c, 0.0f, 1.0f);
@@ -87,13 +99,15 @@ void check(DType t, const Case& c) {
   r.stream = 2 + 2 * uint32_t(rng() % 50);
   r.clipRange = std::uniform_real_distribution<float>(0.5f, 2.0f)(rng);
   r.flags = (c.store ? sampler::kStoreDenoised : 0) | (c.clip ? sampler::kClipDenoised : 0) |
-            (c.inpaint ? sampler::kInpaint : 0);
+            (c.inpaint ? sampler::kInpaint : 0) | c.variance;
+  r.minLog = std::uniform_real_distribution<float>(-9.0f, -4.0f)(rng);
+  r.maxLog = std::uniform_real_distribution<float>(-4.0f, -1.0f)(rng);
   const uint32_t streams[] = {r.stream, r.stream + 1};
   const std::vector<std::vector<float>> noise = batchNoise(seeds, streams, uint32_t(count / s.n));
 
   const vk::Gpu& gpu = GpuTest::gpu();
-  TensorPool pool(gpu, 4 * (count * 9 + rows * count / s.n) + 16384);
-  const Tensor netOut = pool.make({rows, s.c, s.h, s.w}, t);
+  TensorPool pool(gpu, 4 * (count * 9 + netCount) + 16384);
+  const Tensor netOut = pool.make({rows, netC, s.h, s.w}, t);
   sampler::SamplerState st = makeState(pool, s);
   const Tensor tInit = pool.make(s, DType::F32), tMask = pool.make({s.n, 1, s.h, s.w}, DType::F32);
   pool.upload(netOut, f);
@@ -143,6 +157,17 @@ TEST_F(SamplerUpdateTest, GuidanceCombinesConditionalAndNullRows) {
   for (DType t : precisions()) {
     check(t, {.s = {2, 3, 9, 7}, .guided = true});
     check(t, {.s = {3, 13, 3, 5}, .guided = true, .noise = true, .store = true});
+  }
+}
+
+// DDPM with a learned variance: the noise term is scaled per element by the standard deviation the
+// network's variance half predicts, and F is read from the first half of each item's channels.
+TEST_F(SamplerUpdateTest, VarianceHalfScalesTheNoise) {
+  for (DType t : precisions()) {
+    check(t, {.s = {2, 3, 5, 7}, .noise = true, .variance = sampler::kLearnedRange});
+    check(t, {.s = {3, 3, 4, 5}, .noise = true, .store = true, .variance = sampler::kLearnedVariance});
+    check(t, {.s = {2, 3, 6, 5}, .guided = true, .noise = true, .variance = sampler::kLearnedRange});
+    check(t, {.s = {1, 4, 5, 3}, .variance = sampler::kLearnedRange});  // no noise: V read, unused
   }
 }
 
