@@ -260,7 +260,7 @@ ConvertResult convertPipeline(const Json& config, const SafetensorsFile& weights
   // What the converter writes, the loader must accept: read it back with the loader's checks,
   // and refuse here what the runtime could not sample (samplingPlan names the key).
   const ModelPackage written = ModelPackage::fromBytes(asBytes(result.package));
-  s.sampler = samplingPlan(written.metadata()).sampler;
+  if (!options.networkOnly) s.sampler = samplingPlan(written.metadata()).sampler;
   return result;
 }
 

@@ -19,6 +19,10 @@ struct ConvertOptions {
   // A scheduler_config.json (or the folder holding one) for the base model, in place of the one
   // found beside it or named by the pipeline's model_index.json.
   std::filesystem::path scheduler;
+  // Skips the sampling check (samplingPlan) for a package that only the network runs (the
+  // graph's tests of arbitrary channel counts; tessera-eval's single pass). tsr_model_load
+  // still refuses such a package when it cannot be sampled. tessera-convert never sets it.
+  bool networkOnly = false;
 };
 
 struct ConvertSummary {

@@ -79,6 +79,9 @@ std::vector<Case> cases() {
        Json{{"_class_name", "DDPMScheduler"}, {"variance_type", "learned_range"}});
   with("learned_variance_ddim", {{"tessera", noEdm}, {"out_channels", 6}}, Json{{"_class_name", "DDIMScheduler"}});
   with("no_scheduler_assumes_ddpm", {{"tessera", noEdm}});
+  with("timestep_class_embedding", {{"class_embed_type", "timestep"}});
+  with("sample_size_null", {{"sample_size", nullptr}});
+  with("sample_size_pair", {{"sample_size", {8, 16}}});
   refuse("variance_half_on_edm", {{"out_channels", 6}}, "out_channels");
   refuse("odd_out_channels", {{"tessera", noEdm}, {"out_channels", 5}}, "out_channels",
          Json{{"_class_name", "DDPMScheduler"}});

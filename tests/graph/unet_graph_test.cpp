@@ -53,7 +53,7 @@ IoCase readCase(const fs::path& file, bool timestepLabels) {
 }
 
 model::ModelPackage convert(const std::string& name) {
-  model::ConvertResult r = model::convertModelDir(fixtures() / name, model::ConvertOptions{DType::F32});
+  model::ConvertResult r = model::convertModelDir(fixtures() / name, model::ConvertOptions{DType::F32, {}, true});
   return model::ModelPackage::fromBuffer(std::move(r.package));
 }
 
