@@ -57,21 +57,32 @@ model::ModelPackage convert(const std::string& name) {
   return model::ModelPackage::fromBuffer(std::move(r.package));
 }
 
-class UnetGraphPyTorch : public GpuTest, public ::testing::WithParamInterface<const char*> {};
-
-TEST_P(UnetGraphPyTorch, MatchesPyTorchAtTwoSizesAndBatches) {
-  const std::string name = GetParam();
-  const model::ModelPackage package = convert(name);
+// The fixture's files whose names start with `prefix`, and options for an arena that runs them all.
+std::vector<IoCase> readCases(const std::string& name, const char* prefix, bool floatLabels) {
   std::vector<IoCase> cases;
   for (const auto& entry : fs::directory_iterator(fixtures() / name))
-    if (entry.path().filename().string().rfind("io_", 0) == 0) cases.push_back(readCase(entry.path(), package.layout().config.timestepClassEmbedding()));
-  ASSERT_EQ(cases.size(), 4u) << "fixture cases of " << name;
+    if (entry.path().filename().string().rfind(prefix, 0) == 0) cases.push_back(readCase(entry.path(), floatLabels));
+  return cases;
+}
+
+UnetGraphOptions largest(const std::vector<IoCase>& cases) {
   UnetGraphOptions opts;
   for (const IoCase& c : cases) {
     opts.batch = std::max(opts.batch, c.shape.n);
     opts.height = std::max(opts.height, c.shape.h);
     opts.width = std::max(opts.width, c.shape.w);
   }
+  return opts;
+}
+
+class UnetGraphPyTorch : public GpuTest, public ::testing::WithParamInterface<const char*> {};
+
+TEST_P(UnetGraphPyTorch, MatchesPyTorchAtTwoSizesAndBatches) {
+  const std::string name = GetParam();
+  const model::ModelPackage package = convert(name);
+  const std::vector<IoCase> cases = readCases(name, "io_", package.layout().config.timestepClassEmbedding());
+  ASSERT_EQ(cases.size(), 4u) << "fixture cases of " << name;
+  UnetGraphOptions opts = largest(cases);
   for (DType dt : precisions()) {
     opts.dtype = dt;
     // One arena for the largest case; every case runs in it through prepare().
@@ -115,17 +126,9 @@ class UnetGraphTileable : public GpuTest {};
 TEST_F(UnetGraphTileable, CircularPerDispatchMatchesPyTorchCircular) {
   const std::string name = "ddpm_pad0";
   const model::ModelPackage package = convert(name);
-  std::vector<IoCase> cases;
-  for (const auto& entry : fs::directory_iterator(fixtures() / name))
-    if (entry.path().filename().string().rfind("tile_", 0) == 0)
-      cases.push_back(readCase(entry.path(), false));
+  const std::vector<IoCase> cases = readCases(name, "tile_", false);
   ASSERT_EQ(cases.size(), 2u) << "tileable fixture cases of " << name;
-  UnetGraphOptions opts;
-  for (const IoCase& c : cases) {
-    opts.batch = std::max(opts.batch, c.shape.n);
-    opts.height = std::max(opts.height, c.shape.h);
-    opts.width = std::max(opts.width, c.shape.w);
-  }
+  UnetGraphOptions opts = largest(cases);
   for (DType dt : precisions()) {
     opts.dtype = dt;
     UnetGraph graph(gpu(), kernels(), package, opts);

@@ -32,6 +32,7 @@ try:
     import torch  # noqa: E402
 except ImportError:
     sys.exit(77)
+from cascade_reference import randomise  # noqa: E402  (weights scaled so activations stay O(1))
 from safetensors_io import load_file, save_file  # noqa: E402
 from unet import UNet2DModel  # noqa: E402
 
@@ -184,23 +185,9 @@ def cm_step(s, sigma, sigma_next, out, x, noise):
 
 # --- fixtures ------------------------------------------------------------------------------------
 
-def randomise(model, gen):
-    state = {}
-    for name, p in model.state_dict().items():
-        if p.dim() >= 2:
-            fan_in = p[0].numel() if not name.startswith("class_embedding") else 1
-            v = torch.randn(p.shape, generator=gen) / fan_in ** 0.5
-        elif "norm" in name and name.endswith(".weight"):
-            v = 1.0 + 0.3 * torch.randn(p.shape, generator=gen)
-        else:
-            v = 0.3 * torch.randn(p.shape, generator=gen)
-        state[name] = v.float()
-    return state
-
-
 def write_case(root, layout, unet_cfg, sched, gen):
     model = UNet2DModel.from_config(unet_cfg).eval()
-    state = randomise(model, gen)
+    state = {k: v.float() for k, v in randomise(model, gen).items()}
     unet_dir = os.path.join(root, "unet") if layout == "pipeline" else root
     os.makedirs(unet_dir)
     weights = "diffusion_pytorch_model.safetensors"
