@@ -223,7 +223,7 @@ void planDiscrete(const PlanInput& in, const NoiseSchedule& sch, uint32_t first,
       // learned variances scale the noise per element in the update shader.
       const double small = std::max((1.0 - aPrev) / (1.0 - a) * beta, 1e-20);
       const std::string& vt = sch.varianceType;
-      const bool learned = vt == "learned" || vt == "learned_range";
+      const bool learned = sch.learnedVariance();
       const double variance = t == 0 ? 0.0 : learned ? 1.0 : vt.rfind("fixed_large", 0) == 0 ? beta : small;
       const double root = std::sqrt(aPrev);
       setX(r, 0, c0 / root, 0, c1 * std::sqrt(aState) / root, std::sqrt(variance) / root);
@@ -531,9 +531,8 @@ void plan(const PlanInput& in, PlanWorkspace& ws, StagePlan& out) {
     if (in.schedule->prediction != in.parameterization)
       invalid(std::string("the noise schedule predicts ") + parameterizationName(in.schedule->prediction) +
               ", the plan was asked for " + parameterizationName(in.parameterization));
-    const std::string& vt = in.schedule->varianceType;
-    if (in.sampler == SamplerKind::Ddpm && (vt == "learned" || vt == "learned_range") && !in.learnedVariance)
-      unsupported("DDPM variance_type \"" + vt +
+    if (in.sampler == SamplerKind::Ddpm && in.schedule->learnedVariance() && !in.learnedVariance)
+      unsupported("DDPM variance_type \"" + in.schedule->varianceType +
                   "\" needs a model whose output has a variance half (out_channels = 2 x in_channels)");
   } else if (!(in.sigmaData > 0 && std::isfinite(in.sigmaData))) {
     invalid("sigma_data " + num(in.sigmaData) + " must be positive");

@@ -43,6 +43,8 @@ struct NoiseSchedule {
   // linspace), sigmas interpolated linearly between the training timesteps', the timestep itself
   // as the network's input, and an initial noise of sqrt(sigma_max^2 + 1) for linspace / trailing.
   bool euler = false;
+  // DDPM reads the network's variance half (variance_type learned / learned_range).
+  bool learnedVariance() const { return varianceType == "learned" || varianceType == "learned_range"; }
 
   // From a diffusers scheduler_config.json (the object, checked by model::checkNoiseSchedule or
   // not): missing keys take the defaults above. Throws InvalidArgument for values out of range,

@@ -30,18 +30,6 @@ uint32_t mipCount(uint32_t w, uint32_t h) {
   return n;
 }
 
-sampler::SamplerKind kindOf(int32_t s) {
-  switch (s) {
-    case TSR_SAMPLER_EULER: return sampler::SamplerKind::Euler;
-    case TSR_SAMPLER_HEUN: return sampler::SamplerKind::Heun;
-    case TSR_SAMPLER_DPMPP_2M: return sampler::SamplerKind::DpmPP2M;
-    case TSR_SAMPLER_DDIM: return sampler::SamplerKind::Ddim;
-    case TSR_SAMPLER_DDPM: return sampler::SamplerKind::Ddpm;
-    case TSR_SAMPLER_CONSISTENCY: return sampler::SamplerKind::Consistency;
-    default: break;
-  }
-  fail(ErrorCode::InvalidArgument, "sampler " + std::to_string(s) + " is not a tsr_sampler value");
-}
 
 sampler::PixelFormat pixelFormatOf(int32_t f) {
   switch (f) {
@@ -405,7 +393,7 @@ Generator::Item Generator::normalize(const tsr_request& r) const {
   }
   it.seed = r.seed;
   const int32_t requested = enumValue(r.sampler);
-  it.sampler = kindOf(requested == TSR_SAMPLER_DEFAULT ? int32_t(defaults_.sampler) : requested);
+  it.sampler = samplerKind(requested == TSR_SAMPLER_DEFAULT ? int32_t(defaults_.sampler) : requested);
   const tsr_sampler s = requested == TSR_SAMPLER_DEFAULT ? defaults_.sampler : tsr_sampler(requested);
   it.steps = r.steps ? r.steps : defaultSteps(package_, defaults_, s);
   if (it.steps > kMaxSteps)

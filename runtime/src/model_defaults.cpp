@@ -1,7 +1,6 @@
 #include "model_defaults.hpp"
 
 #include "error.hpp"
-#include "sampling_plan.hpp"
 
 namespace tessera::runtime {
 
@@ -19,26 +18,38 @@ const char* samplerName(tsr_sampler s) {
   return "unknown";
 }
 
+tsr_sampler samplerByName(std::string_view name) {
+  for (tsr_sampler s : {TSR_SAMPLER_EULER, TSR_SAMPLER_HEUN, TSR_SAMPLER_DPMPP_2M, TSR_SAMPLER_DDIM, TSR_SAMPLER_DDPM,
+                        TSR_SAMPLER_CONSISTENCY})
+    if (name == samplerName(s)) return s;
+  fail(ErrorCode::InvalidArgument, "unknown sampler \"" + std::string(name) +
+                                       "\" (known: euler, heun, dpmpp_2m, ddim, ddpm, consistency)");
+}
+
+sampler::SamplerKind samplerKind(int32_t s) {
+  switch (s) {
+    case TSR_SAMPLER_EULER: return sampler::SamplerKind::Euler;
+    case TSR_SAMPLER_HEUN: return sampler::SamplerKind::Heun;
+    case TSR_SAMPLER_DPMPP_2M: return sampler::SamplerKind::DpmPP2M;
+    case TSR_SAMPLER_DDIM: return sampler::SamplerKind::Ddim;
+    case TSR_SAMPLER_DDPM: return sampler::SamplerKind::Ddpm;
+    case TSR_SAMPLER_CONSISTENCY: return sampler::SamplerKind::Consistency;
+    default: break;
+  }
+  fail(ErrorCode::InvalidArgument, "sampler " + std::to_string(s) + " is not a tsr_sampler value");
+}
+
 ModelDefaults modelDefaults(const model::ModelPackage& package) {
   const model::ModelMetadata& m = package.metadata();
   const model::TesseraSection& t = m.tessera;
   const model::UnetConfig& c = package.layout().config;
   ModelDefaults d;
   const model::SamplingPlan plan = model::samplingPlan(m);
-  d.kind = plan.kind == model::Parameterisation::Epsilon       ? ModelKind::Epsilon
-           : plan.kind == model::Parameterisation::VPrediction ? ModelKind::VPrediction
-           : plan.kind == model::Parameterisation::Edm         ? ModelKind::Edm
-                                                               : ModelKind::ConsistencyModel;
+  d.kind = plan.kind;
   d.scheduler = plan.scheduler;
   d.learnedVariance = plan.learnedVariance;
   d.imageChannels = plan.imageChannels;
-  const std::string& s = plan.sampler;
-  d.sampler = s == "euler"         ? TSR_SAMPLER_EULER
-              : s == "heun"        ? TSR_SAMPLER_HEUN
-              : s == "consistency" ? TSR_SAMPLER_CONSISTENCY
-              : s == "ddim"        ? TSR_SAMPLER_DDIM
-              : s == "ddpm"        ? TSR_SAMPLER_DDPM
-                                   : TSR_SAMPLER_DPMPP_2M;
+  d.sampler = samplerByName(plan.sampler);
   d.steps = defaultSteps(package, d, d.sampler);
   d.guidanceCapable = t.nullClass.has_value();
   d.guidance = d.guidanceCapable ? float(t.guidanceScale.value_or(1.0)) : 1.0f;

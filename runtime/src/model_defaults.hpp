@@ -3,17 +3,18 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "model_package.hpp"
 #include "sampler/schedule.hpp"
-#include "scheduler_config.hpp"
+#include "sampling_plan.hpp"
 #include "tessera/tessera.h"
 
 namespace tessera::runtime {
 
 // Edm: tessera's own EDM denoisers; Epsilon / VPrediction: a diffusers DDPM-family schedule;
 // ConsistencyModel: a CMStochasticIterativeScheduler model (boundary-condition scalings).
-enum class ModelKind { Edm, Epsilon, VPrediction, ConsistencyModel };
+using ModelKind = model::Parameterisation;
 
 struct ModelDefaults {
   ModelKind kind = ModelKind::Edm;
@@ -33,6 +34,10 @@ struct ModelDefaults {
 // scheduler, or a network whose channels do not fit its sampler).
 ModelDefaults modelDefaults(const model::ModelPackage& package);
 const char* samplerName(tsr_sampler s);
+// The tsr_sampler of a name samplerName gives ("ddpm", ...); throws InvalidArgument listing them.
+tsr_sampler samplerByName(std::string_view name);
+// The sampler plan's kind of a tsr_sampler value (not DEFAULT); throws InvalidArgument otherwise.
+sampler::SamplerKind samplerKind(int32_t s);
 // The request-independent part of a plan's input: parameterisation, noise range, the discrete
 // or consistency schedule, the variance half. (Allocates: call it at creation.)
 void fillPlanInput(const model::ModelPackage& package, const ModelDefaults& d, sampler::PlanInput& in);

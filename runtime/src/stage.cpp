@@ -47,9 +47,8 @@ Stage::Stage(tsr_context_t& ctx, const model::ModelPackage& package, uint32_t in
                                      (index ? " (twice as many in, for a super-resolution stage)" : ""));
   classCount_ = uc.numClassEmbeds.value_or(0);
   fillPlanInput(package, defaults_, planInput_);
-  schedule_ = planInput_.schedule;
   planInput_.sigmas.reserve(kMaxSteps);
-  planWorkspace_.reserve(kMaxSteps, schedule_ ? schedule_->numTrainTimesteps : 0);
+  planWorkspace_.reserve(kMaxSteps, planInput_.schedule ? planInput_.schedule->numTrainTimesteps : 0);
   plan_.stages.reserve(2 * kMaxSteps);
   plan_.sigmas.reserve(2 * kMaxSteps);
   plan_.cNoise.reserve(2 * kMaxSteps);

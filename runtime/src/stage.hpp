@@ -123,7 +123,6 @@ class Stage {
   std::map<NetKey, std::unique_ptr<Program>> netPrograms_;
   std::map<SamplerKey, SamplerPrograms> samplerPrograms_;
   std::map<std::tuple<uint32_t, uint32_t, uint32_t>, std::unique_ptr<Program>> conditionPrograms_;
-  std::optional<sampler::NoiseSchedule> schedule_;
   sampler::PlanInput planInput_;
   sampler::PlanWorkspace planWorkspace_;
   sampler::StagePlan plan_;

@@ -2,7 +2,6 @@
 // Runs the denoiser once, as diffusers' UNet2DModel(sample, timestep, class_labels).sample, on
 // the Vulkan device; with --sample, the model's whole sampling loop step by step (sample_loop.hpp).
 // Exit status: 0 written, 1 refused (the message says why), 2 usage.
-#include <cmath>
 #include <cstdlib>
 #include <cstdio>
 #include <cstring>
@@ -15,6 +14,7 @@
 #include "graph/unet_graph.hpp"
 #include "model_package.hpp"
 #include "safetensors.hpp"
+#include "eval_inputs.hpp"
 #include "sample_loop.hpp"
 #include "vk/kernel.hpp"
 
@@ -46,27 +46,6 @@ const char* kUsage =
     "  --sampler S      ddpm, ddim, euler, heun, dpmpp_2m or consistency (default: the model's).\n"
     "  --steps N        sampling steps (default: the model's).\n"
     "  --help           this text.\n";
-
-std::vector<float> tensorValues(const tessera::model::SafetensorsFile& st, const char* name) {
-  const tessera::model::SafeTensor* t = st.find(name);
-  if (!t) tessera::fail(tessera::ErrorCode::InvalidArgument, std::string("the input has no tensor `") + name + "`");
-  return tessera::model::toFloat32(*t);
-}
-
-// Class labels as PyTorch keeps them (int64), as I32, or as whole numbers in a float dtype.
-std::vector<int64_t> classLabels(const tessera::model::SafeTensor& t) {
-  using namespace tessera;
-  if (model::isIntegerDType(t.dtype)) return model::toInt64(t);
-  std::vector<int64_t> labels;
-  for (float v : model::toFloat32(t)) {
-    if (v != std::floor(v)) fail(ErrorCode::InvalidArgument, "`class_labels` must be whole numbers");
-    // Beyond 2^53 a float is no longer one integer; beyond 2^63 the cast is undefined.
-    if (std::fabs(v) > 9007199254740992.0f)
-      fail(ErrorCode::InvalidArgument, "`class_labels` holds " + std::to_string(v) + ", too large to be a class");
-    labels.push_back(int64_t(v));
-  }
-  return labels;
-}
 
 }  // namespace
 
@@ -145,7 +124,7 @@ int main(int argc, char** argv) {
       if (d == 0 || d > 65536) fail(ErrorCode::InvalidArgument, "`sample` has a dimension of " + std::to_string(d));
     const uint32_t n = uint32_t(s->shape[0]);
     const std::vector<float> sample = model::toFloat32(*s);
-    const std::vector<float> timesteps = tensorValues(in, "timestep");
+    const std::vector<float> timesteps = tools::tensorValues(in, "timestep");
     if (timesteps.size() != 1 && timesteps.size() != n)
       fail(ErrorCode::InvalidArgument, "`timestep` holds " + std::to_string(timesteps.size()) +
                                            " values; give a scalar or one per batch item (" + std::to_string(n) + ")");
@@ -153,7 +132,7 @@ int main(int argc, char** argv) {
     if (const model::SafeTensor* y = in.find("class_labels")) {
       if (!cfg.numClassEmbeds)
         fail(ErrorCode::InvalidArgument, "`class_labels` given, but the model has no class embedding");
-      labels = classLabels(*y);
+      labels = tools::classLabels(*y);
     } else if (cfg.numClassEmbeds) {
       fail(ErrorCode::InvalidArgument, "the model is class-conditional: the input needs `class_labels`");
     }

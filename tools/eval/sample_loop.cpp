@@ -6,6 +6,7 @@
 
 #include "device.hpp"
 #include "error.hpp"
+#include "eval_inputs.hpp"
 #include "file_io.hpp"
 #include "model_defaults.hpp"
 #include "model_package.hpp"
@@ -54,10 +55,9 @@ uint32_t runSampleLoop(const SampleLoopOptions& o) {
 
   sampler::PlanInput pin;
   runtime::fillPlanInput(package, d, pin);
-  pin.sampler = o.sampler.empty() ? sampler::parseSamplerKind(runtime::samplerName(d.sampler))
-                                  : sampler::parseSamplerKind(o.sampler);
-  const tsr_sampler api = tsr_sampler(int(pin.sampler) + 1);  // the enums share their order
-  pin.steps = o.steps ? o.steps : runtime::defaultSteps(package, d, o.sampler.empty() ? d.sampler : api);
+  const tsr_sampler api = o.sampler.empty() ? d.sampler : runtime::samplerByName(o.sampler);
+  pin.sampler = runtime::samplerKind(api);
+  pin.steps = o.steps ? o.steps : runtime::defaultSteps(package, d, api);
   const auto& t = package.metadata().tessera;
   if (pin.sampler == sampler::SamplerKind::Consistency && !pin.consistency) {
     const auto found = t.stepSigmas.find(pin.steps);
@@ -80,9 +80,7 @@ uint32_t runSampleLoop(const SampleLoopOptions& o) {
   std::vector<int64_t> labels;
   if (const model::SafeTensor* y = in.find("class_labels")) {
     if (!pin.classCount) fail(ErrorCode::InvalidArgument, "`class_labels` given, but the model has no class embedding");
-    labels = model::isIntegerDType(y->dtype) ? model::toInt64(*y) : std::vector<int64_t>();
-    if (labels.empty())
-      for (float v : model::toFloat32(*y)) labels.push_back(int64_t(v));
+    labels = classLabels(*y);
     if (labels.size() != n) fail(ErrorCode::InvalidArgument, "`class_labels` needs one label per image");
   } else if (pin.classCount) {
     fail(ErrorCode::InvalidArgument, "the model is class-conditional: the input needs `class_labels`");
