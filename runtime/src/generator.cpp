@@ -319,15 +319,15 @@ void Generator::prepareShape(const tsr_shape& shape) {
     Stage& st = *stages_[k];
     const uint32_t h = sizes.height[k], w = sizes.width[k];
     const uint32_t nets[] = {shape.batch, k == 0 && config_.guidance ? 2 * shape.batch : 0};
+    const uint32_t inputFactor = shape.width / w;
     for (uint32_t nb : nets) {
       if (!nb) continue;
       for (ops::Padding pad : {ops::Padding::Zeros, ops::Padding::Circular}) st.netProgram({nb, h, w, pad}, true);
       for (bool init : {false, true})
         for (bool mask : {false, true}) {
           if (mask && !init) continue;
-          if (init && sizes.count > 1) continue;  // init images and masks run without the cascade (docs/API.md)
           for (auto f : {sampler::PixelFormat::Rgba8, sampler::PixelFormat::Rgba16F})
-            st.samplerPrograms({shape.batch, nb, h, w, init, mask, f}, shared_, true);
+            st.samplerPrograms({shape.batch, nb, h, w, init, mask, f, init ? inputFactor : 1}, shared_, true);
         }
     }
     if (k > 0) st.conditionProgram(*stages_[k - 1], shape.batch, h, w, shared_, true);
@@ -426,10 +426,6 @@ Generator::Item Generator::normalize(const tsr_request& r) const {
     fail(ErrorCode::InvalidArgument, "a mask needs an init image (init_rgba) whose kept region it marks");
   if (it.init && channels_ != 3 && channels_ != 4)
     fail(ErrorCode::Unsupported, "init images need an RGB or RGBA model");
-  if (it.init && it.sizes.count > 1)
-    fail(ErrorCode::Unsupported, "init images and masks at " + sizeStr(it.width, it.height) +
-                                     " (a size the cascade makes) are not supported yet; use at most " +
-                                     sizeStr(baseNativeSize(package_), baseNativeSize(package_)));
   const tsr_output& o = r.output;
   it.format = pixelFormatOf(enumValue(o.format));
   switch (const int32_t kind = enumValue(o.kind)) {
@@ -534,7 +530,9 @@ void Generator::beginJob(const tsr_request* requests, uint32_t count) {
         const uint32_t nb = k == 0 && it.guidance != 1.0f ? 2 * g.count : g.count;
         StageRun& run = g.stages[k];
         run.net = &st.netProgram({nb, h, w, it.padding}, build);
-        run.sampler = &st.samplerPrograms({g.count, nb, h, w, it.init, it.mask, it.format}, shared_, build);
+        const uint32_t inputFactor = it.init ? it.width / w : 1;  // each stage decodes the host's image at its size
+        run.sampler =
+            &st.samplerPrograms({g.count, nb, h, w, it.init, it.mask, it.format, inputFactor}, shared_, build);
         run.condition = k ? &st.conditionProgram(*stages_[k - 1], g.count, h, w, shared_, build) : nullptr;
         run.classValues = k ? st.classValues(nb, h, w).ref : BufferRef{};
       }
@@ -581,8 +579,10 @@ void Generator::planGroup(std::size_t gi) {
   for (uint32_t k = 0; k < g.stageCount; ++k) {
     Stage& st = *stages_[k];
     StageRun& run = g.stages[k];
-    const Stage::Request req =
-        k == 0 ? Stage::Request{it.sampler, it.steps, it.guidance, it.strength, it.mask} : st.ownRequest();
+    // Every stage starts from the init image at the request's strength and keeps its masked
+    // region; the later stages run their packages' own sampler and steps.
+    const Stage::Request req = k == 0 ? Stage::Request{it.sampler, it.steps, it.guidance, it.strength, it.mask}
+                                      : st.ownRequest(it.strength, it.mask);
     const sampler::StagePlan& plan = st.plan(req);
     if (k > 0) {
       work_.push_back({WorkKind::Fill, gidx, nullptr, k});

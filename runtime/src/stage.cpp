@@ -108,12 +108,13 @@ const Stage::SamplerPrograms& Stage::samplerPrograms(const SamplerKey& k, const 
   const uint64_t px = uint64_t(k.height) * k.width;
   const graph::UnetIO io = graph_->io(k.netBatch, k.height, k.width);
   BufferRef rawInit = sh.rawInit, rawMask = sh.rawMask;
-  rawInit.size = k.n * px * 4;
-  rawMask.size = alignUp(k.n * px, 4);
+  const uint64_t rawPx = px * k.inputFactor * k.inputFactor;
+  rawInit.size = k.n * rawPx * 4;
+  rawMask.size = alignUp(k.n * rawPx, 4);
   SamplerPrograms p;
   p.begin = std::make_unique<Program>(gpu_);
-  if (k.init) sampler::imageDecode(*p.begin, kernels, rawInit, init);
-  if (k.mask) sampler::maskDecode(*p.begin, kernels, rawMask, mask);
+  if (k.init) sampler::imageDecode(*p.begin, kernels, rawInit, init, k.inputFactor);
+  if (k.mask) sampler::maskDecode(*p.begin, kernels, rawMask, mask, k.inputFactor);
   sampler::samplerStart(*p.begin, kernels, sh.params, st, k.init ? &init : nullptr);
   p.prepare = std::make_unique<Program>(gpu_);
   sampler::samplerPrepare(*p.prepare, kernels, sh.params, st.e, io.sample, io.timesteps,
@@ -162,7 +163,7 @@ const Program& Stage::conditionProgram(const Stage& previous, uint32_t n, uint32
   return *conditionPrograms_.emplace(key, std::move(p)).first->second;
 }
 
-Stage::Request Stage::ownRequest() const {
+Stage::Request Stage::ownRequest(float strength, bool inpaint) const {
   Request r{};
   const tsr_sampler s = defaults_.sampler;
   r.sampler = s == TSR_SAMPLER_EULER         ? sampler::SamplerKind::Euler
@@ -171,8 +172,8 @@ Stage::Request Stage::ownRequest() const {
                                              : sampler::SamplerKind::DpmPP2M;
   r.steps = defaults_.steps;
   r.guidance = 1.0f;
-  r.strength = 1.0f;
-  r.inpaint = false;
+  r.strength = strength;
+  r.inpaint = inpaint;
   return r;
 }
 

@@ -74,7 +74,8 @@ class Stage {
     uint32_t n, netBatch, height, width;
     bool init, mask;
     sampler::PixelFormat format;
-    auto tie() const { return std::tie(n, netBatch, height, width, init, mask, format); }
+    uint32_t inputFactor = 1;  // the host's init image and mask are this many times the stage's size
+    auto tie() const { return std::tie(n, netBatch, height, width, init, mask, format, inputFactor); }
     bool operator<(const SamplerKey& o) const { return tie() < o.tie(); }
   };
   struct SamplerPrograms {
@@ -104,8 +105,9 @@ class Stage {
     bool inpaint;
   };
   const sampler::StagePlan& plan(const Request& r);
-  // The request a super-resolution stage runs with: its package's sampler and steps.
-  Request ownRequest() const;
+  // The request a super-resolution stage runs with: its package's sampler and steps, the
+  // request's strength and inpainting.
+  Request ownRequest(float strength, bool inpaint) const;
 
  private:
   BufferRef scratch(uint64_t offset, uint64_t bytes) const;

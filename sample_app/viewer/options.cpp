@@ -17,7 +17,7 @@ void addOptions(CLI::App& app, Options& o) {
   app.add_option("--class", o.classSpec, "class name or index to start with (default: the model's first)");
   app.add_option("--seed", o.seed, "seed of the first texture (Space/N adds one)");
   app.add_option("--steps", o.steps, "sampler steps (0: the model's default)");
-  app.add_option("--size", o.size, "texture width and height (0: the model's native size)");
+  app.add_option("--size", o.size, "texture width and height (0: the model's full size, its cascade's output where it has super-resolution stages)");
   app.add_option("--guidance", o.guidance, "classifier-free guidance weight (< 0: the model's default)");
   app.add_flag("--plain", o.plain, "start with plain (non-tileable) padding; T toggles");
   app.add_option("--device", o.device, "Vulkan device: index or part of its name (default: the best one)");

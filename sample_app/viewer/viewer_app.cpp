@@ -47,13 +47,19 @@ ViewerApp::ViewerApp(const Options& options) : options_(options), budget_(option
   wanted_.classIndex = resolveClass(*model_, modelInfo_, options_.classSpec);
   wanted_.seed = options_.seed;
   wanted_.tileable = !options_.plain;
-  texSize_ = options_.size ? options_.size : modelInfo_.native_size ? modelInfo_.native_size : 64;
+  // By default the model's full size: a cascade's base native size times its stages' scale.
+  const uint32_t native = modelInfo_.native_size ? modelInfo_.native_size : 64;
+  texSize_ = options_.size ? options_.size : native * std::max(modelInfo_.cascade_scale, 1u);
   if (modelInfo_.size_multiple && texSize_ % modelInfo_.size_multiple)
     throw std::runtime_error("--size " + std::to_string(texSize_) + " is not a multiple of " +
                              std::to_string(modelInfo_.size_multiple) + ", which the model needs");
   say("model " + modelPath + ": " + std::to_string(modelInfo_.class_count) + " classes, native size " +
       std::to_string(modelInfo_.native_size) + ", " + std::to_string(modelInfo_.default_steps) +
-      " steps by default");
+      " steps by default" +
+      (modelInfo_.stage_count ? ", " + std::to_string(modelInfo_.stage_count) + " super-resolution stage(s) to " +
+                                    std::to_string(native * modelInfo_.cascade_scale) + " px"
+                              : std::string()) +
+      "; showing " + std::to_string(texSize_) + " px");
 
   if (!options_.offscreen) glfw_.emplace();
   instance_ = std::make_unique<Instance>(glfw_ ? glfw_->instanceExtensions() : std::vector<const char*>{},

@@ -213,6 +213,25 @@ TEST_F(Viewer, OffscreenTargetDrawsWhatTheWindowShows) {
   EXPECT_LT(tiledDifference(offShot, winShot, 0, 0), 0.05);
 }
 
+TEST_F(Viewer, ACascadeModelIsShownAtItsFullSizeByDefault) {
+  // The shipped teacher package carries a 4x super-resolution stage: with no --size the viewer
+  // asks for the cascade's 256 px, and with --size 64 for the base's own.
+  const fs::path cascade = kModel.parent_path() / "teacher.tsr";
+  const tsr_model_info info = tsr::Model::load(cascade.string()).info();
+  ASSERT_EQ(info.stage_count, 1u) << cascade;
+  const uint32_t full = info.native_size * info.cascade_scale;
+  for (uint32_t size : {0u, info.native_size}) {
+    const std::string args = "--model " + test::quoted(cascade) + " --steps 1 --flat --width 32 --height 32" +
+                             " --frames 2 --offscreen --save-texture " + path("tex.png") +
+                             (size ? " --size " + std::to_string(size) : std::string());
+    const test::CliResult r = test::runTool(viewer_, args, dir_);
+    ASSERT_EQ(r.status, 0) << context(r);
+    const Image tex = readImage(dir_ / "tex.png", 3);
+    EXPECT_EQ(tex.width, size ? size : full) << context(r);
+    EXPECT_NE(r.out.find("showing " + std::to_string(size ? size : full) + " px"), std::string::npos) << r.out;
+  }
+}
+
 TEST_F(Viewer, MistakesFailBeforeAWindowOpensAndNameTheProblem) {
   // No xvfb-run: these must fail on their own, before any display is needed.
   test::CliResult r = test::runTool(viewer_, "--model " + path("missing.tsr") + " --frames 1", dir_);

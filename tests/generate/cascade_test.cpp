@@ -1,15 +1,18 @@
 // A cascade (a base and super-resolution stages in one package) through the public API: against
 // tools/train/cascade_reference.py, an independent PyTorch implementation of the same pipeline
-// with the same Philox noise on every stream; seeds across batch positions; tileability at 256²;
+// with the same Philox noise on every stream, from noise and from the host's init image and mask;
+// seeds across batch positions; tileability at 256²;
 // progress over every stage; and requests the cascade cannot run. The models are small random
 // ones the script writes at test time (a 16 px base, a 4x stage, two 2x stages).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <random>
 #include <vector>
 
 #include "converter.hpp"
@@ -90,15 +93,55 @@ struct ParityCase {
   uint32_t size;
   uint64_t seed;
   int cls;
+  float strength = -1;  // >= 0: from an init image (SDEdit) at this strength
+  bool mask = false;    // and keep its left part (inpainting)
 };
+
+// A host init image: smooth colour ramps plus noise, RGBA8, size x size.
+std::vector<uint8_t> initImage(uint32_t size, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<uint8_t> px(std::size_t(size) * size * 4);
+  for (uint32_t y = 0; y < size; ++y)
+    for (uint32_t x = 0; x < size; ++x)
+      for (int c = 0; c < 4; ++c) {
+        const double ramp = c == 3 ? 255 : 128 + 90 * std::sin(0.2 * (c + 1) * x + 0.13 * y);
+        px[(std::size_t(y) * size + x) * 4 + c] = uint8_t(std::clamp(ramp + double(rng() % 31) - 15, 0.0, 255.0));
+      }
+  return px;
+}
+
+// Keep the left 3/8 (0), generate the right half (255), a soft band between.
+std::vector<uint8_t> maskImage(uint32_t size) {
+  std::vector<uint8_t> m(std::size_t(size) * size);
+  for (uint32_t y = 0; y < size; ++y)
+    for (uint32_t x = 0; x < size; ++x)
+      m[std::size_t(y) * size + x] = x < 3 * size / 8 ? 0 : x < size / 2 ? uint8_t(40 + 20 * (y % 8)) : 255;
+  return m;
+}
+
+template <class T>
+void writeBytes(const fs::path& p, const std::vector<T>& v) {
+  std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(v.data()), std::streamsize(v.size()));
+}
 
 class CascadeParity : public CascadeTest, public ::testing::WithParamInterface<ParityCase> {};
 
 TEST_P(CascadeParity, MatchesThePyTorchCascade) {
   const ParityCase c = GetParam();
-  const fs::path model = dir_ / c.package, ref = dir_ / ("ref_" + std::to_string(test::freshSeed()));
+  const std::string tag = std::to_string(test::freshSeed());
+  const fs::path model = dir_ / c.package, ref = dir_ / ("ref_" + tag);
+  const std::vector<uint8_t> init = initImage(c.size, c.seed), mask = maskImage(c.size);
+  std::string inputs;
+  if (c.strength >= 0) {
+    writeBytes(dir_ / ("init_" + tag), init);
+    inputs = " --init \"" + (dir_ / ("init_" + tag)).string() + "\" --strength " + std::to_string(c.strength);
+    if (c.mask) {
+      writeBytes(dir_ / ("mask_" + tag), mask);
+      inputs += " --mask \"" + (dir_ / ("mask_" + tag)).string() + "\"";
+    }
+  }
   ASSERT_EQ(runReference("--check \"" + model.string() + "\" " + std::to_string(c.size) + " 2 " +
-                         std::to_string(c.seed) + " " + std::to_string(c.cls) + " \"" + ref.string() + "\""),
+                         std::to_string(c.seed) + " " + std::to_string(c.cls) + " \"" + ref.string() + "\"" + inputs),
             0);
   std::ifstream in(ref, std::ios::binary);
   const std::vector<uint8_t> want((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -107,6 +150,11 @@ TEST_P(CascadeParity, MatchesThePyTorchCascade) {
   tsr::Generator gen = generator(m, 64);
   std::vector<uint8_t> got;
   tsr_request r = request(c.size, c.seed, c.cls, got);
+  if (c.strength >= 0) {
+    r.init_rgba = init.data();
+    r.strength = c.strength;
+    if (c.mask) r.mask = mask.data();
+  }
   gen.generate({&r, 1});
   double sum = 0;
   int worst = 0;
@@ -125,10 +173,15 @@ INSTANTIATE_TEST_SUITE_P(Cascades, CascadeParity,
                          ::testing::Values(ParityCase{"c4.tsr", 64, 7, 1},    // base 16 -> 4x
                                            ParityCase{"c4.tsr", 16, 3, 2},    // the base alone
                                            ParityCase{"c22.tsr", 64, 11, 0},  // 16 -> 2x -> 2x
-                                           ParityCase{"c22.tsr", 32, 5, 1}),  // one of the two stages
+                                           ParityCase{"c22.tsr", 32, 5, 1},   // one of the two stages
+                                           // SDEdit and inpainting through every stage
+                                           ParityCase{"c4.tsr", 64, 8, 0, 0.5f},
+                                           ParityCase{"c4.tsr", 64, 12, 2, 1.0f, true},
+                                           ParityCase{"c22.tsr", 64, 13, 1, 0.6f, true}),
                          [](const auto& info) {
-                           return std::string(info.param.package[1] == '4' ? "c4_" : "c22_") +
-                                  std::to_string(info.param.size);
+                           const ParityCase& p = info.param;
+                           return std::string(p.package[1] == '4' ? "c4_" : "c22_") + std::to_string(p.size) +
+                                  (p.strength < 0 ? "" : p.mask ? "_inpaint" : "_sdedit");
                          });
 
 TEST_F(CascadeTest, SeedGivesTheSameTextureAtAnyBatchPositionAndProgressCountsEveryStage) {
@@ -167,6 +220,38 @@ TEST_F(CascadeTest, TileableAt256) {
   EXPECT_LT(score, 1.3);
 }
 
+// Through both stages, strength 0 returns the host's image and inpainting keeps its kept region,
+// byte for byte, at a size the cascade makes.
+TEST_F(CascadeTest, InitImageAndMaskHoldExactlyAtCascadeSizes) {
+  for (const char* package : {"c4.tsr", "c22.tsr"}) {
+    SCOPED_TRACE(package);
+    tsr::Model m = tsr::Model::load((dir_ / package).string());
+    tsr::Generator gen = generator(m, 64, 2);
+    const std::vector<uint8_t> init = initImage(64, 21), mask = maskImage(64);
+    std::vector<uint8_t> same, kept, plain;
+    tsr_request r[] = {request(64, 3, 1, same), request(64, 4, 2, kept)};
+    r[0].init_rgba = r[1].init_rgba = init.data();
+    r[0].strength = 0.0f;
+    r[1].strength = 1.0f;
+    r[1].mask = mask.data();
+    gen.generate(r);
+    std::size_t keptDiffer = 0, generatedDiffer = 0;
+    for (std::size_t i = 0; i < same.size(); ++i) {
+      const bool alpha = i % 4 == 3;
+      ASSERT_EQ(same[i], alpha ? 255 : init[i]) << "strength 0, byte " << i;
+      const std::size_t x = i / 4 % 64;
+      if (alpha) continue;
+      if (x < 3 * 64 / 8) keptDiffer += kept[i] != init[i];
+      else if (x >= 32) generatedDiffer += kept[i] != init[i];
+    }
+    EXPECT_EQ(keptDiffer, 0u) << "the kept region of the inpainted texture";
+    EXPECT_GT(generatedDiffer, 64u * 32 * 3 / 2) << "the generated region should mostly differ from the init image";
+    tsr_request p = request(64, 4, 2, plain);
+    gen.generate({&p, 1});
+    EXPECT_NE(plain, kept);
+  }
+}
+
 TEST_F(CascadeTest, BadRequestsAndSizesAreRefusedNamingTheProblem) {
   tsr::Model m = tsr::Model::load((dir_ / "c4.tsr").string());
   const tsr_model_info info = m.info();
@@ -183,11 +268,10 @@ TEST_F(CascadeTest, BadRequestsAndSizesAreRefusedNamingTheProblem) {
   };
   refused(request(42, 1, 0, px), TSR_ERROR_INVALID_ARGUMENT, "the base at 1/4 of it, and must be a multiple of 8 (e.g. 24x24)");
   refused(request(128, 1, 0, px), TSR_ERROR_OUT_OF_ARENA, "exceeds the 64x64");
-  tsr_request withInit = request(64, 1, 0, px);
-  std::vector<uint8_t> init(64 * 64 * 4, 128);
-  withInit.init_rgba = init.data();
-  withInit.strength = 0.5f;
-  refused(withInit, TSR_ERROR_UNSUPPORTED, "not supported yet");
+  tsr_request masked = request(64, 1, 0, px);
+  const std::vector<uint8_t> mask = maskImage(64);
+  masked.mask = mask.data();
+  refused(masked, TSR_ERROR_INVALID_ARGUMENT, "a mask needs an init image");
   // A refused job leaves the generator usable.
   tsr_request ok = request(64, 1, 0, px);
   gen.generate({&ok, 1});

@@ -6,8 +6,11 @@ with tessera's Philox noise (philox_noise.py) on every stream, for the runtime's
         writes small random diffusers folders: DIR/base (a 16 px class-conditional base), DIR/sr4
         (a 4x stage, consistency sampling) and DIR/sr2a, DIR/sr2b (two 2x stages, DPM-Solver++(2M)),
         weights scaled so activations stay O(1)
-  cascade_reference.py --check MODEL.tsr SIZE STEPS SEED CLASS PATH
-        one SIZE x SIZE texture from the package as RGBA8 into PATH
+  cascade_reference.py --check MODEL.tsr SIZE STEPS SEED CLASS PATH [--init RGBA --strength S [--mask BYTES]]
+        one SIZE x SIZE texture from the package as RGBA8 into PATH; with an init image (SIZE x SIZE
+        RGBA8) every stage starts from it at strength S (SDEdit), and with a mask (SIZE x SIZE bytes,
+        255 = generate) keeps its kept region (RePaint-style blend after every update); a stage at
+        1/f of SIZE sees both as means over f x f blocks
 
 The streams and the stage rule are docs/SAMPLER.md's: stage k >= 1 draws its start from stream
 k << 16, its re-noising after evaluation j from (k << 16) | (2j + 2) and its conditioning's
@@ -28,7 +31,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from edm import EDMPrecond, karras_sigmas, sample_consistency, sample_dpmpp_2m, sample_heun, to_u8  # noqa: E402
+from edm import EDMPrecond, karras_sigmas, to_u8  # noqa: E402
 from philox_noise import normal  # noqa: E402
 from safetensors_io import save_file  # noqa: E402
 from sr import SRPrecond, condition  # noqa: E402
@@ -102,42 +105,92 @@ class Cascade:
     def scale(self, k):
         return math.prod(self.stages[j][1]["scale_factor"] for j in range(1, k + 1))
 
-    def sample(self, den, t, size, stream0, seed, sampler, steps, labels):
+    def sample(self, den, t, size, stream0, seed, sampler, steps, labels, init=None, mask=None, strength=1.0):
+        """One stage, as docs/SAMPLER.md states it: the last ceil(strength * steps) levels, from
+        init + sigma z (sigma z at strength 1), the DPM-Solver++(2M) or consistency update after each
+        evaluation j, then with a mask x = m (init + sigma' z_j) + (1 - m) x."""
         c = 3
-        x = torch.from_numpy(normal(seed, stream0, c * size * size).astype(np.float32)).reshape(1, c, size, size)
+
+        def z(stream):
+            return torch.from_numpy(normal(seed, stream, c * size * size)).reshape(1, c, size, size)
+
         if sampler == "consistency":
-            sigmas = torch.tensor(t["step_sigmas"][str(steps)], dtype=torch.float64)
+            levels = [float(v) for v in t["step_sigmas"][str(steps)]]
+        elif sampler != "dpmpp_2m":
+            raise SystemExit(f"the reference runs dpmpp_2m and consistency stages, not {sampler}")
+        else:
+            levels = karras_sigmas(steps, t.get("sigma_min", 0.002), t.get("sigma_max", 80.0), t.get("rho", 7.0))
+            levels = [float(v) for v in levels[:-1]]
+        kept = math.ceil(strength * steps - 1e-9)
+        if kept == 0:
+            return init.clone()
+        levels = levels[steps - kept:] + [0.0]
+        x = (init if init is not None and strength < 1 else 0) + levels[0] * z(stream0)  # strength 1: from noise
+        old = None
+        for j in range(kept):
+            s, s_next = levels[j], levels[j + 1]
+            d = den(x.float(), torch.tensor(s, dtype=torch.float32), labels).double()
+            if sampler == "consistency":
+                x = d + s_next * z(stream0 | (2 * j + 2))
+            elif s_next == 0:
+                x = d
+            else:
+                h = math.log(s) - math.log(s_next)
+                if old is None:
+                    d_mix = d
+                else:
+                    r = (math.log(levels[j - 1]) - math.log(s)) / h
+                    d_mix = (1 + 1 / (2 * r)) * d - (1 / (2 * r)) * old
+                x = (s_next / s) * x - math.expm1(-h) * d_mix
+            old = d
+            if mask is not None:
+                x = mask * (init + s_next * z(stream0 | (2 * j + 3))) + (1 - mask) * x
+        return x
 
-            def renoise(j):
-                return torch.from_numpy(normal(seed, stream0 | (2 * j + 2), x.numel()).astype(np.float32)).reshape(x.shape)
-
-            return sample_consistency(den, x, sigmas, labels, noise=renoise)
-        sigmas = karras_sigmas(steps, t.get("sigma_min", 0.002), t.get("sigma_max", 80.0), t.get("rho", 7.0))
-        return (sample_heun if sampler == "heun" else sample_dpmpp_2m)(den, x, sigmas, labels)
-
-    def generate(self, size, steps, seed, cls, sampler):
+    def generate(self, size, steps, seed, cls, sampler, init=None, mask=None, strength=1.0):
+        """init: [1, 3, size, size] in [-1, 1]; mask: [1, 1, size, size] keep weights (1 = keep)."""
         k = 0
         while k + 1 < len(self.stages) and size > self.native * self.scale(k):
             k += 1
         base = size // self.scale(k)
+
+        def at(j, v):  # the host's image (or mask) at stage j's size: means over blocks
+            f = self.scale(k) // self.scale(j)
+            return None if v is None else torch.nn.functional.avg_pool2d(v, f) if f > 1 else v
+
         _, t0, den0 = self.stages[0]
         with torch.no_grad():
-            x = self.sample(den0, t0, base, 0, seed, sampler, steps, torch.tensor([cls]))
+            x = self.sample(den0, t0, base, 0, seed, sampler, steps, torch.tensor([cls]),
+                            at(0, init), at(0, mask), strength)
             for j in range(1, k + 1):
                 _, t, den = self.stages[j]
                 f, sa = t["scale_factor"], t["cond_sigma"]
-                z = torch.from_numpy(normal(seed, (j << 16) | 1, x.numel()).astype(np.float32)).reshape(x.shape)
-                cond = condition(x.float(), sa, z, f)
+                zc = torch.from_numpy(normal(seed, (j << 16) | 1, x.numel()).astype(np.float32)).reshape(x.shape)
+                cond = condition(x.float(), sa, zc, f)
                 bound = lambda xx, sigma, labels=None, den=den, cond=cond, sa=sa: den(xx, sigma, cond, sa)  # noqa: E731
-                x = self.sample(bound, t, x.shape[-1] * f, j << 16, seed, t["sampler"], t["default_steps"], None)
+                x = self.sample(bound, t, x.shape[-1] * f, j << 16, seed, t["sampler"], t["default_steps"], None,
+                                at(j, init), at(j, mask), strength)
         img = to_u8(x)[0].permute(1, 2, 0).numpy()
         return np.concatenate([img, np.full(img.shape[:2] + (1,), 255, dtype=np.uint8)], axis=2)
+
+
+def read_inputs(size, init_path, mask_path):
+    """The host's RGBA8 init image and 8-bit mask files as the stages' init and keep weights (float64)."""
+    rgba = np.fromfile(init_path, dtype=np.uint8).reshape(size, size, 4)
+    init = torch.from_numpy(rgba[..., :3].astype(np.float64) / 127.5 - 1).permute(2, 0, 1)[None]
+    mask = None
+    if mask_path:
+        mask = torch.from_numpy(1 - np.fromfile(mask_path, dtype=np.uint8).reshape(1, 1, size, size) / 255.0)
+    return init, mask
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--make-fixture", metavar="DIR")
     ap.add_argument("--check", nargs=6, metavar=("MODEL", "SIZE", "STEPS", "SEED", "CLASS", "PATH"))
+    ap.add_argument("--init", help="RGBA8 init image of SIZE x SIZE (raw bytes)")
+    ap.add_argument("--mask", help="8-bit mask of SIZE x SIZE (raw bytes, 255 = generate)")
+    ap.add_argument("--strength", type=float, default=1.0)
     a = ap.parse_args()
     torch.set_num_threads(1)
     if a.make_fixture:
@@ -145,6 +198,8 @@ if __name__ == "__main__":
     elif a.check:
         m, size, steps, seed, cls, path = a.check
         c = Cascade(m)
-        c.generate(int(size), int(steps), int(seed), int(cls), c.stages[0][1].get("sampler", "dpmpp_2m")).tofile(path)
+        init, mask = read_inputs(int(size), a.init, a.mask) if a.init else (None, None)
+        c.generate(int(size), int(steps), int(seed), int(cls), c.stages[0][1].get("sampler", "dpmpp_2m"),
+                   init, mask, a.strength if a.init else 1.0).tofile(path)
     else:
         ap.error("give --make-fixture or --check")

@@ -82,6 +82,9 @@ def main():
     ap.add_argument("--sr-method", default="dpm2m8")
     ap.add_argument("--sr-sigma-max", type=float, default=80.0)
     ap.add_argument("--cond-sigma", type=float, default=0.05, help="sigma_aug at sampling time")
+    ap.add_argument("--sr-start", choices=("noise", "cond"), default="noise",
+                    help="start the SR sampler from noise at --sr-sigma-max, or from the upsampled conditioning "
+                         "plus noise of that level")
     ap.add_argument("--data", default=os.path.join(CACHE, "data"))
     ap.add_argument("--low", type=int, default=64)
     ap.add_argument("--high", type=int, default=256)
@@ -134,6 +137,8 @@ def main():
             g = torch.Generator().manual_seed(args.seed + 10 ** 6 + i)
             cond = condition(lo, args.cond_sigma, torch.randn(lo.shape, generator=g), f)
             x = torch.randn(len(lo), 3, args.high, args.high, generator=g)
+            if args.sr_start == "cond":  # sample_* scale x by the first sigma; the start is cond + sigma z
+                x = x + cond / args.sr_sigma_max
             out.append(sample(bound(sr_den, cond, args.cond_sigma), srm, x, sr_kw, None, g, {}))
         return torch.cat(out)
 

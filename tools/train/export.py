@@ -74,6 +74,9 @@ def main():
         "sampler": args.sampler or ("consistency" if student else "dpmpp_2m"),
         "default_steps": args.steps or (2 if student else 8 if sr else 16),
     }
+    if sr and tess_in.get("residual"):
+        raise SystemExit("this SR stage denoises the residual against its conditioning (train_sr.py --residual); "
+                         "tessera's runtime runs the plain form only, so it is not exported")
     if sr:  # conditioning of the stage (tools/train/sr.py)
         tessera.update(stage="super_resolution", scale_factor=tess_in["scale_factor"], cond_sigma=args.cond_sigma)
     else:

@@ -12,7 +12,11 @@ meet, shared by training (train_sr.py), evaluation and the runtime's reference t
   carry c_in(sigma) x as in EDM, channels 3-5 the conditioning image as it is (not scaled);
 * sigma_aug is the network's second condition: class_embed_type "timestep", class label
   aug_label(sigma_aug) = ln(sigma_aug) / 4 (the same map as EDM's c_noise);
-* EDM preconditioning of the noisy image exactly as the base (edm.EDMPrecond).
+* EDM preconditioning of the noisy image exactly as the base (edm.EDMPrecond), or, for a stage
+  whose config says tessera.residual, of the residual against the conditioning's first three
+  channels: D(x) = u + D_r(x - u) with u = the upsampled (noisy) low-resolution image and D_r an
+  EDM denoiser whose sigma_data is the residual's. The low frequencies then come from u at every
+  noise level, and the network learns only the detail the upsampling lacks.
 
 No attention anywhere, so the cost grows linearly with the size and the model runs at any size.
 """
@@ -72,12 +76,16 @@ def condition(low, sigma_aug, noise, factor):
 
 
 class SRPrecond(nn.Module):
-    """D(x; sigma, cond, sigma_aug) = c_skip x + c_out F([c_in x, cond], c_noise(sigma), aug_label(sigma_aug))."""
+    """D(x; sigma, cond, sigma_aug) = c_skip x + c_out F([c_in x, cond], c_noise(sigma), aug_label(sigma_aug));
+    residual: u + c_skip (x - u) + c_out F([c_in (x - u), cond], ...) with u = cond[:, :3]."""
 
-    def __init__(self, unet, sigma_data):
+    def __init__(self, unet, sigma_data, residual=None):
         super().__init__()
         self.unet = unet
         self.sigma_data = float(sigma_data)
+        if residual is None:
+            residual = bool(unet.config.get("tessera", {}).get("residual", False))
+        self.residual = residual
 
     def forward(self, x, sigma, cond, sigma_aug):
         sigma = sigma.to(x.dtype).reshape(-1)
@@ -92,8 +100,10 @@ class SRPrecond(nn.Module):
         c_out = (sigma * self.sigma_data / (sigma ** 2 + sd2).sqrt()).view(-1, 1, 1, 1)
         c_in = (1 / (sigma ** 2 + sd2).sqrt()).view(-1, 1, 1, 1)
         c_noise = sigma.log() / 4
-        f = self.unet(torch.cat([c_in * x, cond.to(x.dtype)], 1), c_noise, aug_label(sa), return_dict=False)[0]
-        return c_skip * x + c_out * f
+        cond = cond.to(x.dtype)
+        u = cond[:, : x.shape[1]] if self.residual else 0
+        f = self.unet(torch.cat([c_in * (x - u), cond], 1), c_noise, aug_label(sa), return_dict=False)[0]
+        return u + c_skip * (x - u) + c_out * f
 
 
 def bound(den, cond, sigma_aug):
@@ -138,7 +148,14 @@ def _selftest():
         c = den(x, torch.tensor([0.3, 3.0]), cond, torch.tensor([0.2, 0.2]))
     assert (a.roll((8, 16), (2, 3)) - b).abs().max() < 1e-4, "the SR network must commute with shifts (circular padding)"
     assert (a[0] - c[0]).abs().max() > 1e-6, "sigma_aug must reach the network"
-    print("sr selftest: periodic upsampling matches its definition; the network is shift-equivariant and sees sigma_aug")
+    # The residual form is the plain form on x - u, shifted by u.
+    res = SRPrecond(den.unet, 0.5, residual=True).eval()
+    with torch.no_grad():
+        r = res(x, torch.tensor([0.3, 3.0]), cond, torch.tensor([0.01, 0.2]))
+        p = den(x - cond[:, :3], torch.tensor([0.3, 3.0]), cond, torch.tensor([0.01, 0.2])) + cond[:, :3]
+    assert (r - p).abs().max() < 1e-5, "residual = u + plain(x - u)"
+    print("sr selftest: periodic upsampling matches its definition; the network is shift-equivariant and sees "
+          "sigma_aug; the residual form is the plain one on x - u")
 
 
 if __name__ == "__main__":

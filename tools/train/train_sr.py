@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cpu_alloc import keep_freed_memory  # noqa: E402
 from edm import edm_loss_weight, fixed_sigma_losses, to_unit  # noqa: E402
 from run_loop import Run, add_run_args  # noqa: E402
-from sr import SIGMA_AUG_MIN, SR_CONFIG, SRPrecond, condition, log_uniform  # noqa: E402
+from sr import SIGMA_AUG_MIN, SR_CONFIG, SRPrecond, condition, log_uniform, upsample_periodic  # noqa: E402
 
 CACHE = os.path.expanduser("~/.cache/tessera")
 
@@ -49,8 +49,14 @@ class SRPairs:
     def __len__(self):
         return len(self.high)
 
-    def sigma_data(self):
-        return float(to_unit(self.high).std())
+    def sigma_data(self, residual=False):
+        """The std of the targets: the high-resolution images, or their residual against the
+        periodic bilinear upsampling of their low-resolution versions."""
+        if not residual:
+            return float(to_unit(self.high).std())
+        r = [to_unit(self.high[i:i + 64]) - upsample_periodic(to_unit(self.low[i:i + 64]), self.factor)
+             for i in range(0, len(self.high), 64)]
+        return float(torch.cat(r).std())
 
     def batch(self, n, crop, generator, idx=None, augment=True):
         """(high crops, low images rolled/flipped alike) in [-1, 1]; the low images are whole so that
@@ -88,6 +94,8 @@ def parse_args(argv=None):
     ap.add_argument("--p-clean", type=float, default=0.3, help="probability of sigma_aug = the minimum")
     ap.add_argument("--aug-max", type=float, default=0.5, help="largest augmentation noise level")
     ap.add_argument("--val-aug", type=float, default=0.05, help="sigma_aug of the validation loss")
+    ap.add_argument("--residual", action="store_true",
+                    help="a new run denoises the residual against the upsampled conditioning (sr.py)")
     return ap.parse_args(argv)
 
 
@@ -117,7 +125,9 @@ def main(argv=None):
     def new_config():
         cfg = dict(SR_CONFIG, sample_size=args.high)
         cfg["tessera"] = {"padding_mode": "circular", "stage": "super_resolution", "scale_factor": train.factor}
-        return cfg, train.sigma_data()
+        if args.residual:
+            cfg["tessera"]["residual"] = True
+        return cfg, train.sigma_data(args.residual)
 
     run = Run(args, new_config)
     if run.cfg["tessera"]["scale_factor"] != train.factor:
