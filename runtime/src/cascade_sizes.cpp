@@ -4,6 +4,7 @@
 #include <string>
 
 #include "error.hpp"
+#include "size_text.hpp"
 
 namespace tessera::runtime {
 namespace {
@@ -21,7 +22,6 @@ uint32_t scaleUpTo(const model::ModelPackage& p, uint32_t j) {
 
 uint32_t roundUp(uint32_t v, uint32_t m) { return (v + m - 1) / m * m; }
 
-std::string sizeStr(uint32_t w, uint32_t h) { return std::to_string(w) + "x" + std::to_string(h); }
 
 }  // namespace
 

@@ -13,6 +13,7 @@
 
 #include "arena.hpp"
 #include "cascade_sizes.hpp"
+#include "generator_config.hpp"
 #include "graph/unet_graph.hpp"
 #include "handles.hpp"
 #include "model_defaults.hpp"
@@ -24,19 +25,6 @@
 
 namespace tessera::runtime {
 
-struct GeneratorConfig {
-  uint32_t maxWidth = 0, maxHeight = 0, maxBatch = 1;
-  DType dtype = DType::F32;
-  bool guidance = true;  // reserve and build the conditional + null batch
-  bool strictShapes = false;
-  std::vector<tsr_shape> prepared;
-  const HostMemoryBlock* deviceMemory = nullptr;
-  const HostMemoryBlock* stagingMemory = nullptr;
-};
-
-// Validates a description against the context and model and fills the defaults.
-GeneratorConfig generatorConfig(const tsr_context_t& ctx, const model::ModelPackage& package,
-                                const tsr_generator_desc& desc, HostMemoryBlock blocks[2]);
 
 class Generator {
  public:

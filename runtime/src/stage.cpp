@@ -1,15 +1,16 @@
 #include "stage.hpp"
 
+#include "sampler/cascade_condition.hpp"
+#include "sampler/image_decode.hpp"
 #include "sampler/image_mips.hpp"
+#include "sampler/sampler_prepare.hpp"
+#include "sampler/sampler_start.hpp"
+#include "sampler/sampler_update.hpp"
+#include "size_text.hpp"
 
 #include <bit>
 #include <cmath>
 
-#include "sampler/cascade_condition.hpp"
-#include "sampler/image_decode.hpp"
-#include "sampler/sampler_prepare.hpp"
-#include "sampler/sampler_start.hpp"
-#include "sampler/sampler_update.hpp"
 
 namespace tessera::runtime {
 namespace {
@@ -20,7 +21,6 @@ constexpr uint32_t kMaxSteps = 1000;
 // tools/train/sr.py SIGMA_AUG_MIN: the conditioning's label never goes below ln(0.002)/4.
 constexpr double kSigmaAugMin = 0.002;
 
-std::string sizeStr(uint32_t w, uint32_t h) { return std::to_string(w) + "x" + std::to_string(h); }
 
 }  // namespace
 

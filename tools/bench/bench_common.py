@@ -8,26 +8,32 @@ import subprocess
 import sys
 import time
 
-TRAIN_PID = pathlib.Path.home() / ".cache" / "tessera" / "train.pid"
+CACHE = pathlib.Path(os.environ.get("TESSERA_CACHE", pathlib.Path.home() / ".cache" / "tessera"))
 
 
-def training_pid():
-    try:
-        pid = int(TRAIN_PID.read_text().strip())
-        os.kill(pid, 0)
-        return pid
-    except (OSError, ValueError):
-        return None
+def training_pids():
+    """Every live training run: the processes named by the run pid files in the cache
+    (train.pid, sr.pid and any other *.pid) that run one of tools/train's scripts."""
+    pids = []
+    for f in sorted(CACHE.glob("*.pid")):
+        try:
+            pid = int(f.read_text().strip())
+            cmd = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except (OSError, ValueError):
+            continue
+        if "train" in cmd or "distill" in cmd:
+            pids.append(pid)
+    return pids
 
 
 @contextlib.contextmanager
 def training_paused():
-    """SIGSTOPs the training job (if one runs) for the duration, and always SIGCONTs it: on normal
-    exit, on an exception, and on SIGTERM/SIGHUP — a stopped trainer left behind would lose hours."""
-    pid = training_pid()
+    """SIGSTOPs the training runs (if any) for the duration, and always SIGCONTs them: on normal
+    exit, on an exception, and on SIGTERM/SIGHUP -- a stopped trainer left behind would lose hours."""
+    pids = training_pids()
 
     def resume():
-        if pid is not None:
+        for pid in pids:
             try:
                 os.kill(pid, signal.SIGCONT)
             except OSError:
@@ -40,9 +46,10 @@ def training_paused():
     signal.signal(signal.SIGTERM, interrupted)
     signal.signal(signal.SIGHUP, interrupted)
     try:
-        if pid is not None:
+        for pid in pids:
             os.kill(pid, signal.SIGSTOP)
-            print(f"paused training job {pid} while benchmarking", file=sys.stderr)
+        if pids:
+            print(f"paused training runs {pids} while benchmarking", file=sys.stderr)
         yield
     finally:
         resume()

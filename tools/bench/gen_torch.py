@@ -2,7 +2,9 @@
 """PyTorch's side of the generation benchmark: the same model package, the same sampler
 (DPM-Solver++(2M) on the Karras sigmas, tools/train/edm.py) and the same starting noise
 (tessera's Philox stream for the seed, tools/train/philox_noise.py), on the CPU, fp32 network,
-batch 1, under torch.no_grad().
+batch 1, under torch.no_grad(). A package with super-resolution stages runs, above its base's
+native size, as the cascade tools/train/cascade_reference.py implements (the base on the request's
+sampler and steps, each stage on its own), exactly as tessera runs it.
 
   gen_torch.py --check MODEL.tsr SIZE STEPS SEED CLASS SAMPLER PATH
         one texture (SAMPLER dpmpp_2m, heun or consistency) as SIZE*SIZE RGBA8 pixels into PATH, for tests
@@ -23,6 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "train"))
 
 from cpu_alloc import keep_freed_memory  # noqa: E402
+from cascade_reference import Cascade  # noqa: E402
 from edm import EDMPrecond, karras_sigmas, sample_consistency, sample_dpmpp_2m, sample_heun, to_u8  # noqa: E402
 from philox_noise import normal  # noqa: E402
 from tsr_io import read_tsr  # noqa: E402
@@ -39,9 +42,13 @@ class Sampler:
         self.sigma_min, self.sigma_max, self.rho = t.get("sigma_min", 0.002), t.get("sigma_max", 80.0), t.get("rho", 7.0)
         self.channels = meta["architecture"]["in_channels"]
         self.step_sigmas = {int(k): v for k, v in t.get("step_sigmas", {}).items()}
-
+        self.cascade = Cascade(path) if meta.get("stages") else None
 
     def generate(self, size, steps, seed, cls, noise=None, sampler="dpmpp_2m"):
+        if self.cascade and size > self.cascade.native:
+            self.cascade.philox = noise is None  # timing runs draw torch's noise, as for the base alone
+            rgba = self.cascade.generate(size, steps, seed, cls, sampler)
+            return torch.from_numpy(rgba[..., :3].copy()).permute(2, 0, 1)[None]
         if noise is None:
             noise = torch.from_numpy(normal(seed, 0, self.channels * size * size).astype(np.float32))
         x = noise.reshape(1, self.channels, size, size)

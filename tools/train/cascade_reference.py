@@ -101,6 +101,7 @@ class Cascade:
             den = SRPrecond(unet, t["sigma_data"]) if k else EDMPrecond(unet, t["sigma_data"])
             self.stages.append((m["architecture"], t, den))
         self.native = meta["architecture"].get("sample_size") or 64
+        self.philox = True  # False: every noise from torch.randn (benchmarks: as a PyTorch pipeline draws it)
 
     def scale(self, k):
         return math.prod(self.stages[j][1]["scale_factor"] for j in range(1, k + 1))
@@ -112,6 +113,8 @@ class Cascade:
         c = 3
 
         def z(stream):
+            if not self.philox:
+                return torch.randn(1, c, size, size, dtype=torch.float64)
             return torch.from_numpy(normal(seed, stream, c * size * size)).reshape(1, c, size, size)
 
         if sampler == "consistency":
@@ -165,7 +168,8 @@ class Cascade:
             for j in range(1, k + 1):
                 _, t, den = self.stages[j]
                 f, sa = t["scale_factor"], t["cond_sigma"]
-                zc = torch.from_numpy(normal(seed, (j << 16) | 1, x.numel()).astype(np.float32)).reshape(x.shape)
+                zc = (torch.from_numpy(normal(seed, (j << 16) | 1, x.numel()).astype(np.float32)).reshape(x.shape)
+                      if self.philox else torch.randn(x.shape))
                 cond = condition(x.float(), sa, zc, f)
                 bound = lambda xx, sigma, labels=None, den=den, cond=cond, sa=sa: den(xx, sigma, cond, sa)  # noqa: E731
                 x = self.sample(bound, t, x.shape[-1] * f, j << 16, seed, t["sampler"], t["default_steps"], None,

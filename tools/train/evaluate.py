@@ -102,6 +102,8 @@ def main():
     ap.add_argument("--class-samples", type=int, default=16,
                     help="generated textures per class for the class accuracy (0: skip it)")
     ap.add_argument("--classifier", default=None, help="classifier checkpoint (default: trained on first use)")
+    ap.add_argument("--cpu-hours", type=float, default=None,
+                    help="the teacher's CPU hours where its package does not record them (marked as given)")
     ap.add_argument("--trajectory", default=None,
                     help="append one line (the model's step, images, hours and this table) to this jsonl")
     args = ap.parse_args()
@@ -131,6 +133,8 @@ def main():
         info["teacher"] = {"path": args.teacher, "step": tck.get("step"), "kimg": tck.get("nimg", 0) / 1000,
                            "train_hours": round(tck.get("train_sec", 0) / 3600, 2),
                            "cpu_hours": round(tck.get("cpu_sec", 0) / 3600, 2)}
+        if args.cpu_hours is not None and not tck.get("cpu_sec"):
+            info["teacher"].update(cpu_hours=args.cpu_hours, cpu_hours_given=True)
     student_sigmas = dict(DEFAULT_STUDENT_SIGMAS)
     if args.student and os.path.exists(args.student):
         student, sck = load_denoiser(args.student, use_ema=not args.raw)
