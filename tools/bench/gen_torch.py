@@ -37,7 +37,7 @@ class Sampler:
         meta, tensors = read_tsr(path)
         t = meta["tessera"]
         model = UNet2DModel.from_config(dict(meta["architecture"], tessera={"padding_mode": t["padding_mode"]}))
-        model.load_state_dict(tensors)
+        model.load_state_dict({k: v for k, v in tensors.items() if not k.startswith("stages.")})  # the base's own
         self.denoiser = EDMPrecond(model.eval(), t["sigma_data"])
         self.sigma_min, self.sigma_max, self.rho = t.get("sigma_min", 0.002), t.get("sigma_max", 80.0), t.get("rho", 7.0)
         self.channels = meta["architecture"]["in_channels"]
