@@ -22,7 +22,6 @@ uint32_t scaleUpTo(const model::ModelPackage& p, uint32_t j) {
 
 uint32_t roundUp(uint32_t v, uint32_t m) { return (v + m - 1) / m * m; }
 
-
 }  // namespace
 
 uint32_t baseNativeSize(const model::ModelPackage& package) {

@@ -39,8 +39,6 @@ sampler::PixelFormat pixelFormatOf(int32_t f) {
                                    " is not supported (VK_FORMAT_R8G8B8A8_SRGB, _UNORM or R16G16B16A16_SFLOAT)");
 }
 
-uint32_t pixelSize(sampler::PixelFormat f) { return f == sampler::PixelFormat::Rgba8 ? 4 : 8; }
-
 }  // namespace
 
 tsr_memory_requirements Generator::query(tsr_context_t& ctx, const model::ModelPackage& package,
@@ -253,9 +251,9 @@ Generator::Item Generator::normalize(const tsr_request& r) const {
   switch (const int32_t kind = enumValue(o.kind)) {
     case TSR_OUTPUT_HOST_MEMORY:
       if (!o.pixels) fail(ErrorCode::InvalidArgument, "output.pixels is NULL (TSR_OUTPUT_HOST_MEMORY)");
-      if (o.row_pitch && o.row_pitch < size_t(it.width) * pixelSize(it.format))
+      if (o.row_pitch && o.row_pitch < sampler::pixelBytes(it.format, 1, 1, it.width))
         fail(ErrorCode::InvalidArgument, "output.row_pitch " + std::to_string(o.row_pitch) + " is below a row's " +
-                                             std::to_string(it.width * pixelSize(it.format)) + " bytes");
+                                             std::to_string(sampler::pixelBytes(it.format, 1, 1, it.width)) + " bytes");
       break;
     case TSR_OUTPUT_BUFFER:
       if (!o.buffer) fail(ErrorCode::InvalidArgument, "output.buffer is VK_NULL_HANDLE (TSR_OUTPUT_BUFFER)");
@@ -446,7 +444,7 @@ void Generator::finishJob() {
     const Item& it = items_[i];
     const tsr_output& o = it.output;
     if (o.kind != TSR_OUTPUT_HOST_MEMORY) continue;
-    const std::size_t row = std::size_t(it.width) * pixelSize(it.format);
+    const std::size_t row = sampler::pixelBytes(it.format, 1, 1, it.width);
     const std::size_t pitch = o.row_pitch ? o.row_pitch : row;
     for (uint32_t y = 0; y < it.height; ++y)
       std::memcpy(static_cast<std::byte*>(o.pixels) + y * pitch, base + layout_.outputs + i * layout_.slotOutput + y * row,

@@ -25,7 +25,6 @@
 
 namespace tessera::runtime {
 
-
 class Generator {
  public:
   static tsr_memory_requirements query(tsr_context_t& ctx, const model::ModelPackage& package,

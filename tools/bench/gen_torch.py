@@ -36,13 +36,16 @@ class Sampler:
     def __init__(self, path):
         meta, tensors = read_tsr(path)
         t = meta["tessera"]
-        model = UNet2DModel.from_config(dict(meta["architecture"], tessera={"padding_mode": t["padding_mode"]}))
-        model.load_state_dict({k: v for k, v in tensors.items() if not k.startswith("stages.")})  # the base's own
-        self.denoiser = EDMPrecond(model.eval(), t["sigma_data"])
+        self.cascade = Cascade(path) if meta.get("stages") else None
+        if self.cascade:  # the cascade's base is the base
+            self.denoiser = self.cascade.stages[0][2]
+        else:
+            model = UNet2DModel.from_config(dict(meta["architecture"], tessera={"padding_mode": t["padding_mode"]}))
+            model.load_state_dict(tensors)
+            self.denoiser = EDMPrecond(model.eval(), t["sigma_data"])
         self.sigma_min, self.sigma_max, self.rho = t.get("sigma_min", 0.002), t.get("sigma_max", 80.0), t.get("rho", 7.0)
         self.channels = meta["architecture"]["in_channels"]
         self.step_sigmas = {int(k): v for k, v in t.get("step_sigmas", {}).items()}
-        self.cascade = Cascade(path) if meta.get("stages") else None
 
     def generate(self, size, steps, seed, cls, noise=None, sampler="dpmpp_2m"):
         if self.cascade and size > self.cascade.native:
