@@ -56,14 +56,59 @@ void validate(const GroupNormIO& io, const GroupNormParams& params) {
 
 }  // namespace
 
-uint32_t groupNormLocalSize(const vk::DeviceFacts& facts) {
-  // A power of two for the shader's reduction tree. On a CPU device (lavapipe) one subgroup:
-  // lavapipe runs a workgroup's subgroups one after another between barriers, each striding
-  // through the whole run; one subgroup reading it front to back was 1.6-1.8x faster than 256
-  // invocations at 256x256x64 (docs/KERNELS.md). On a GPU 256 keeps enough loads in flight per
-  // (n, group); 128 is all that Vulkan promises every device.
+namespace {
+
+// The kernel's dispatch: one workgroup per (n, group), as many as the device allows.
+uint32_t groupsX(const vk::DeviceFacts& f, uint32_t groups) { return std::min(groups, f.maxWorkgroupCount[0]); }
+uint32_t groupsY(const vk::DeviceFacts& f, const Shape4& in) { return std::min(in.n, f.maxWorkgroupCount[1]); }
+
+// The device's preferred size. On a CPU device (lavapipe) one subgroup: lavapipe runs a
+// workgroup's subgroups one after another between barriers, each striding through the whole run;
+// one subgroup reading it front to back was 1.6-1.8x faster than 256 invocations at 256x256x64
+// (docs/KERNELS.md). On a GPU 256 keeps enough loads in flight per (n, group); 128 is all that
+// Vulkan promises every device.
+uint32_t preferredLocalSize(const vk::DeviceFacts& facts) {
   if (facts.isCpu()) return std::clamp<uint32_t>(facts.subgroupSize, 1, facts.maxWorkgroupInvocations);
   return facts.maxWorkgroupInvocations >= 256 ? 256 : 128;
+}
+
+// What a loop limit leaves for the kernel's own loops: an eighth stays for whatever loops the
+// compiler adds.
+uint64_t loopBudget(const vk::DeviceFacts& f) { return f.loopIterationLimit - f.loopIterationLimit / 8; }
+
+uint64_t ceilDiv(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+
+}  // namespace
+
+uint64_t groupNormLoopIterations(const vk::DeviceFacts& facts, const Shape4& in, uint32_t groups,
+                                 GroupNormVariant variant, uint32_t localSize) {
+  if (variant == GroupNormVariant::Auto) variant = groupNormVariant(facts, in);
+  const uint64_t vecs = uint64_t(in.h) * in.w / (variant == GroupNormVariant::Vec4 ? 4 : 1);
+  const uint64_t cpg = in.c / groups;
+  uint64_t tree = 0;
+  for (uint32_t s = localSize / 2; s > 0; s >>= 1) ++tree;
+  // Per (n, group): three passes over its channels' planes (mean, variance, output), the
+  // pre-add sum over its channels and two reduction trees.
+  const uint64_t perGroup = 3 * cpg * ceilDiv(vecs, localSize) + 4 * cpg + 2 * tree + 1;
+  return ceilDiv(in.n, groupsY(facts, in)) * (ceilDiv(groups, groupsX(facts, groups)) * perGroup + 1);
+}
+
+uint32_t groupNormLocalSize(const vk::DeviceFacts& facts, const Shape4& in, uint32_t groups,
+                            GroupNormVariant variant) {
+  uint32_t local = preferredLocalSize(facts);
+  if (!facts.loopIterationLimit || groups == 0) return local;
+  // A driver that ends long loops early would leave the rest of the group unwritten: give the
+  // group more invocations instead, each walking a shorter share of it.
+  while (groupNormLoopIterations(facts, in, groups, variant, local) > loopBudget(facts)) {
+    if (local * 2 > facts.maxWorkgroupInvocations)
+      fail(ErrorCode::Unsupported,
+           std::string(kOp) + ": " + in.str() + " in " + std::to_string(groups) +
+               " groups needs more loop iterations per invocation than this device runs (" +
+               std::to_string(facts.loopIterationLimit) + "), even with " + std::to_string(local) +
+               " invocations per group");
+    local *= 2;
+  }
+  return local;
 }
 
 GroupNormVariant groupNormVariant(const vk::DeviceFacts&, const Shape4& in) {
@@ -81,9 +126,13 @@ void groupNorm(Program& prog, vk::KernelCache& kernels, const GroupNormIO& io, c
   const bool vec4 = variant == GroupNormVariant::Vec4;
   require(!vec4 || (std::size_t(s.h) * s.w) % 4 == 0, kOp, "the vec4 variant needs H*W a multiple of 4");
 
-  const uint32_t local = localSize ? localSize : groupNormLocalSize(facts);
+  const uint32_t local = localSize ? localSize : groupNormLocalSize(facts, s, params.groups, variant);
   require((local & (local - 1)) == 0 && local <= facts.maxWorkgroupInvocations, kOp,
           "workgroup size " + std::to_string(local) + " must be a power of two the device allows");
+  if (facts.loopIterationLimit)
+    require(groupNormLoopIterations(facts, s, params.groups, variant, local) <= loopBudget(facts), kOp,
+            "workgroup size " + std::to_string(local) + " leaves " + s.str() +
+                " too many loop iterations per invocation for this device");
   const uint32_t spec[] = {local, io.preAdd ? 1u : 0u, io.scaleShift ? 1u : 0u, params.silu ? 1u : 0u};
   const vk::Kernel& k = kernels.get(vec4 ? "group_norm_vec4" : "group_norm", io.in.dtype == DType::F16, spec);
 
@@ -91,8 +140,8 @@ void groupNorm(Program& prog, vk::KernelCache& kernels, const GroupNormIO& io, c
   // Unused optional inputs are bound to `in` (never read) since the binding count is fixed.
   const BufferRef preAdd = io.preAdd ? io.preAdd->ref : io.in.ref;
   const BufferRef scaleShift = io.scaleShift ? io.scaleShift->ref : io.in.ref;
-  const uint32_t gx = std::min(params.groups, facts.maxWorkgroupCount[0]);
-  const uint32_t gy = std::min(s.n, facts.maxWorkgroupCount[1]);
+  const uint32_t gx = groupsX(facts, params.groups);
+  const uint32_t gy = groupsY(facts, s);
   const double flops = 8.0 * double(s.count()) + (params.silu ? 4.0 * double(s.count()) : 0.0);
   prog.add(k, {io.in.ref, io.gamma.ref, io.beta.ref, preAdd, scaleShift, io.out.ref}, push, gx, gy, 1, flops);
 }

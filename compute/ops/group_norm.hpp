@@ -9,6 +9,8 @@
 
 namespace tessera::ops {
 
+enum class GroupNormVariant { Auto, Scalar, Vec4 };
+
 struct GroupNormParams {
   uint32_t groups = 32;
   float eps = 1e-5f;
@@ -24,16 +26,21 @@ struct GroupNormIO {
   const Tensor* scaleShift = nullptr;  // [N,2C,1,1] (scale = first C, shift = last C) or null
 };
 
-enum class GroupNormVariant { Auto, Scalar, Vec4 };
-
 // The variant Auto picks for this shape: Vec4 when H*W is a multiple of 4.
 GroupNormVariant groupNormVariant(const vk::DeviceFacts& facts, const Shape4& in);
 
-// Invocations per workgroup (one workgroup per (n, group)); a power of two.
-uint32_t groupNormLocalSize(const vk::DeviceFacts& facts);
+// Invocations per workgroup (one workgroup per (n, group)); a power of two. The device's
+// preference, raised where one invocation would otherwise loop more often than the driver allows
+// (DeviceFacts::loopIterationLimit); Unsupported when even the largest workgroup would.
+uint32_t groupNormLocalSize(const vk::DeviceFacts& facts, const Shape4& in, uint32_t groups,
+                            GroupNormVariant variant = GroupNormVariant::Auto);
+
+// Loop iterations of one invocation of the kernel for this shape and workgroup size.
+uint64_t groupNormLoopIterations(const vk::DeviceFacts& facts, const Shape4& in, uint32_t groups,
+                                 GroupNormVariant variant, uint32_t localSize);
 
 // `localSize` 0 takes groupNormLocalSize(); another power of two lets a test run the configuration
-// of a different kind of device.
+// of a different kind of device (refused where it would pass the device's loop limit).
 void groupNorm(Program& prog, vk::KernelCache& kernels, const GroupNormIO& io, const GroupNormParams& params,
                GroupNormVariant variant = GroupNormVariant::Auto, uint32_t localSize = 0);
 

@@ -45,6 +45,8 @@ DeviceFacts probeFacts(const Functions& fn, VkPhysicalDevice pd, bool storage16E
   f.maxWorkgroupInvocations = lim.maxComputeWorkGroupInvocations;
   f.maxPushConstantsSize = lim.maxPushConstantsSize;
   f.nonCoherentAtomSize = lim.nonCoherentAtomSize;
+  // gallivm's LP_MAX_TGSI_LOOP_ITERATIONS, shared by every loop of a shader invocation.
+  if (f.type == VK_PHYSICAL_DEVICE_TYPE_CPU && f.name.rfind("llvmpipe", 0) == 0) f.loopIterationLimit = 65535;
 
   uint32_t count = 0;
   fn.vkGetPhysicalDeviceQueueFamilyProperties(pd, &count, nullptr);

@@ -30,6 +30,9 @@ struct DeviceFacts {
   uint32_t maxPushConstantsSize = 0;
   uint64_t nonCoherentAtomSize = 1;
   float timestampPeriodNs = 0;  // 0: no compute-queue timestamps
+  // Loop iterations one invocation may run, all its loops together, before the driver ends them
+  // without a word (0: no limit known). llvmpipe (lavapipe) has one: its loop limiter, 65535.
+  uint32_t loopIterationLimit = 0;
 
   bool isCpu() const { return type == VK_PHYSICAL_DEVICE_TYPE_CPU; }
   // The subgroup operations tessera's fast kernels use.

@@ -1,6 +1,7 @@
 // tessera-eval as a user runs it on a class-conditional fixture model (tests/graph/fixtures):
 // class labels as PyTorch keeps them (I64), as I32 and as whole-number floats give the same
 // output, which matches PyTorch's; labels that are not whole numbers or not classes are refused.
+// With --stage, the network of a cascade's super-resolution stage, against PyTorch's output.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "converter.hpp"
 #include "file_io.hpp"
@@ -131,6 +133,47 @@ TEST_F(EvalCli, BadLabelsAreRefused) {
   r = run({"class_labels", SafeDType::I64, {2}, encodeInts({0, 1}, 8)}, "count");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("class labels"), std::string::npos) << r.err;
+}
+
+TEST_F(EvalCli, StageRunsTheSuperResolutionNetworkOfACascade) {
+  // The SR fixture network (6 channels in, float class labels: ln(sigma_aug)/4) as stage 1 after
+  // the class-conditional base.
+  const fs::path stage = dir_ / "stage";
+  fs::create_directories(stage);
+  fs::copy_file(fixtures() / "sr_timestep_class" / "diffusion_pytorch_model.safetensors",
+                stage / "diffusion_pytorch_model.safetensors");
+  std::ifstream in(fixtures() / "sr_timestep_class" / "config.json");
+  std::string config((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string padding = "\"padding_mode\": \"circular\"";
+  ASSERT_NE(config.find(padding), std::string::npos);
+  config.replace(config.find(padding), padding.size(),
+                 padding + ", \"stage\": \"super_resolution\", \"scale_factor\": 2, \"cond_sigma\": 0.1, \"sigma_data\": 0.5");
+  std::ofstream(stage / "config.json") << config;
+  const ConvertResult r =
+      convertPipelineDirs(fixtures() / "two_level_default", {stage}, ConvertOptions{DType::F32});
+  writeFileAtomically(dir_ / "cascade.tsr", asBytes(r.package));
+
+  const fs::path io = fixtures() / "sr_timestep_class" / "io_b3_16x16.safetensors";
+  const std::string model = test::quoted(dir_ / "cascade.tsr"), out = test::quoted(dir_ / "stage.out.safetensors");
+  test::CliResult res = test::runTool(tool_, " " + model + " " + test::quoted(io) + " " + out + " --stage 1", dir_);
+  ASSERT_EQ(res.status, 0) << res.err;
+  const std::vector<std::byte> ioBytes = readFileBytes(io, 1 << 24);
+  const SafetensorsFile ioFile = SafetensorsFile::parse(asBytes(ioBytes));
+  const std::vector<float> want = toFloat32(*ioFile.find("expected"));
+  const std::vector<float> got = output("stage");
+  ASSERT_EQ(got.size(), want.size());
+  EXPECT_LE(test::relativeL2(got, want), 1e-4) << "against PyTorch";
+
+  // The base is not the stage: without --stage the 6-channel input is refused.
+  res = test::runTool(tool_, " " + model + " " + test::quoted(io) + " " + out, dir_);
+  EXPECT_EQ(res.status, 1);
+  EXPECT_NE(res.err.find("must be [N, 3, H, W]"), std::string::npos) << res.err;
+  res = test::runTool(tool_, " " + model + " " + test::quoted(io) + " " + out + " --stage 2", dir_);
+  EXPECT_EQ(res.status, 1);
+  EXPECT_NE(res.err.find("has 1 super-resolution stage(s)"), std::string::npos) << res.err;
+  res = test::runTool(tool_, " " + model + " --sample " + test::quoted(io) + " " + out + " --stage 1", dir_);
+  EXPECT_EQ(res.status, 2);
+  EXPECT_NE(res.err.find("--stage runs one network evaluation"), std::string::npos) << res.err;
 }
 
 }  // namespace

@@ -166,6 +166,40 @@ TEST_F(GroupNormTest, LargeImageWithThirtyTwoGroups) {
   for (DType t : precisions()) check(t, Case{{1, 64, 256, 256}, 32, false, false, true});
 }
 
+TEST_F(GroupNormTest, LongGroupsStayWithinTheDriversLoopLimit) {
+  // 6 channels of 344x344 per group: one subgroup walking it would loop past lavapipe's 65535
+  // iterations, which ended the output pass early and left the group's last rows unwritten.
+  for (DType t : precisions()) check(t, Case{{1, 24, 344, 344}, 4, true, false, true});
+  if (!gpu().facts.loopIterationLimit) return;
+  // A workgroup size asked for that would loop past the limit is refused, not run short.
+  const Shape4 s{1, 24, 344, 344};
+  TensorPool pool(gpu(), 2 * s.count() * 4 + 65536);
+  Tensor x = pool.make(s, DType::F32), g = pool.make({1, 24, 1, 1}, DType::F32);
+  Program prog(gpu());
+  expectError([&] { ops::groupNorm(prog, kernels(), {x, g, g, x}, {4, 1e-5f}, {}, 8); },
+              ErrorCode::InvalidArgument, "too many loop iterations");
+}
+
+TEST_F(GroupNormTest, WorkgroupGrowsUntilItsLoopsFitTheLimit) {
+  vk::DeviceFacts f;
+  f.type = VK_PHYSICAL_DEVICE_TYPE_CPU;
+  f.subgroupSize = 8;
+  f.maxWorkgroupInvocations = 1024;
+  f.maxWorkgroupCount[0] = f.maxWorkgroupCount[1] = f.maxWorkgroupCount[2] = 65535;
+  const Shape4 small{2, 64, 64, 64}, big{1, 24, 344, 344}, huge{1, 64, 2048, 2048};
+  // No limit: the device's preference, one subgroup, whatever the shape.
+  EXPECT_EQ(ops::groupNormLocalSize(f, big, 4), 8u);
+  f.loopIterationLimit = 65535;
+  EXPECT_EQ(ops::groupNormLocalSize(f, small, 32), 8u);
+  const uint32_t local = ops::groupNormLocalSize(f, big, 4);
+  EXPECT_GT(local, 8u);
+  EXPECT_LE(ops::groupNormLoopIterations(f, big, 4, ops::GroupNormVariant::Auto, local), 65535u);
+  EXPECT_GT(ops::groupNormLoopIterations(f, big, 4, ops::GroupNormVariant::Auto, local / 2), 65535u * 7 / 8);
+  // The scalar variant loads a quarter as much per iteration, so it needs a larger workgroup.
+  EXPECT_EQ(ops::groupNormLocalSize(f, big, 4, ops::GroupNormVariant::Scalar), 4 * local);
+  expectError([&] { ops::groupNormLocalSize(f, huge, 1); }, ErrorCode::Unsupported, "[1,64,2048,2048] in 1 groups");
+}
+
 TEST_F(GroupNormTest, RefusesBadInput) {
   TensorPool pool(gpu(), 1 << 16);
   const DType f = DType::F32;

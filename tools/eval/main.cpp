@@ -22,7 +22,7 @@ namespace {
 
 const char* kUsage =
     "usage: tessera-eval MODEL.tsr IN.safetensors OUT.safetensors [--device D] [--fp16]\n"
-    "                    [--padding circular|zeros]\n"
+    "                    [--padding circular|zeros] [--stage K]\n"
     "       tessera-eval MODEL.tsr --sample NOISE.safetensors OUT.safetensors [--sampler S]\n"
     "                    [--steps N] [--device D] [--fp16] [--padding P]\n"
     "\n"
@@ -43,6 +43,10 @@ const char* kUsage =
     "                   (default: TESSERA_DEVICE, else the first discrete GPU, ... lavapipe).\n"
     "  --fp16           fp16 storage for weights and activations (arithmetic stays fp32).\n"
     "  --padding P      override the package's padding mode (circular tiles, zeros does not).\n"
+    "  --stage K        run the network of the cascade's stage K (1 = the first super-resolution\n"
+    "                   stage) instead of the base; its `class_labels` are the conditioning's\n"
+    "                   float label (ln(sigma_aug)/4), its `sample` the noisy image beside the\n"
+    "                   upsampled low-resolution one.\n"
     "  --sampler S      ddpm, ddim, euler, heun, dpmpp_2m or consistency (default: the model's).\n"
     "  --steps N        sampling steps (default: the model's).\n"
     "  --help           this text.\n";
@@ -53,7 +57,7 @@ int main(int argc, char** argv) {
   using namespace tessera;
   std::vector<std::string> positional;
   std::string device, samplerName;
-  uint32_t steps = 0;
+  uint32_t steps = 0, stage = 0;
   bool sampleLoop = false;
   graph::UnetGraphOptions options;
   for (int i = 1; i < argc; ++i) {
@@ -76,6 +80,15 @@ int main(int argc, char** argv) {
         return 2;
       }
       steps = uint32_t(k);
+    } else if (a == "--stage" && i + 1 < argc) {
+      const std::string v = argv[++i];
+      char* end = nullptr;
+      const unsigned long k = std::strtoul(v.c_str(), &end, 10);
+      if (v.empty() || *end || k == 0 || k > 16) {
+        std::fprintf(stderr, "tessera-eval: --stage takes a stage number from 1, not \"%s\"\n", v.c_str());
+        return 2;
+      }
+      stage = uint32_t(k);
     } else if (a == "--device" && i + 1 < argc) {
       device = argv[++i];
     } else if (a == "--padding" && i + 1 < argc) {
@@ -97,6 +110,10 @@ int main(int argc, char** argv) {
     std::fputs(kUsage, stderr);
     return 2;
   }
+  if (sampleLoop && stage) {
+    std::fprintf(stderr, "tessera-eval: --stage runs one network evaluation, not --sample\n%s", kUsage);
+    return 2;
+  }
   if (!sampleLoop && (steps || !samplerName.empty())) {
     std::fprintf(stderr, "tessera-eval: --sampler and --steps go with --sample\n%s", kUsage);
     return 2;
@@ -108,7 +125,11 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "tessera-eval: %u network evaluations; wrote %s\n", evaluations, positional[2].c_str());
       return 0;
     }
-    const model::ModelPackage package = model::ModelPackage::readFile(positional[0]);
+    const model::ModelPackage whole = model::ModelPackage::readFile(positional[0]);
+    if (stage > whole.stages().size())
+      fail(ErrorCode::InvalidArgument, "--stage " + std::to_string(stage) + ": the package has " +
+                                           std::to_string(whole.stages().size()) + " super-resolution stage(s)");
+    const model::ModelPackage& package = stage ? whole.stages()[stage - 1] : whole;
     const std::vector<std::byte> inBytes = model::readFileBytes(positional[1], uint64_t(4) << 30);
     const model::SafetensorsFile in = model::SafetensorsFile::parse(model::asBytes(inBytes));
     const model::UnetConfig& cfg = package.layout().config;
@@ -129,7 +150,13 @@ int main(int argc, char** argv) {
       fail(ErrorCode::InvalidArgument, "`timestep` holds " + std::to_string(timesteps.size()) +
                                            " values; give a scalar or one per batch item (" + std::to_string(n) + ")");
     std::vector<int64_t> labels;
-    if (const model::SafeTensor* y = in.find("class_labels")) {
+    std::vector<float> classValues;
+    if (cfg.timestepClassEmbedding()) {
+      classValues = tools::tensorValues(in, "class_labels");
+      if (classValues.size() != 1 && classValues.size() != n)
+        fail(ErrorCode::InvalidArgument, "`class_labels` holds " + std::to_string(classValues.size()) +
+                                             " values; give a scalar or one per batch item (" + std::to_string(n) + ")");
+    } else if (const model::SafeTensor* y = in.find("class_labels")) {
       if (!cfg.numClassEmbeds)
         fail(ErrorCode::InvalidArgument, "`class_labels` given, but the model has no class embedding");
       labels = tools::classLabels(*y);
@@ -145,7 +172,7 @@ int main(int argc, char** argv) {
     options.height = uint32_t(s->shape[2]);
     options.width = uint32_t(s->shape[3]);
     graph::UnetGraph net(dev->gpu(), kernels, package, options);
-    const std::vector<float> out = net.run({sample, timesteps, labels});
+    const std::vector<float> out = net.run({sample, timesteps, labels, classValues});
 
     model::SafeTensorIn t;
     t.name = "sample";
