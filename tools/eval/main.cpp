@@ -71,24 +71,16 @@ int main(int argc, char** argv) {
       sampleLoop = true;
     } else if (a == "--sampler" && i + 1 < argc) {
       samplerName = argv[++i];
-    } else if (a == "--steps" && i + 1 < argc) {
+    } else if ((a == "--steps" || a == "--stage") && i + 1 < argc) {
+      const uint32_t most = a == "--steps" ? 1000 : 16;
       const std::string v = argv[++i];
       char* end = nullptr;
       const unsigned long k = std::strtoul(v.c_str(), &end, 10);
-      if (v.empty() || *end || k == 0 || k > 1000) {
-        std::fprintf(stderr, "tessera-eval: --steps takes 1 to 1000, not \"%s\"\n", v.c_str());
+      if (v.empty() || *end || k == 0 || k > most) {
+        std::fprintf(stderr, "tessera-eval: %s takes 1 to %u, not \"%s\"\n", a.c_str(), most, v.c_str());
         return 2;
       }
-      steps = uint32_t(k);
-    } else if (a == "--stage" && i + 1 < argc) {
-      const std::string v = argv[++i];
-      char* end = nullptr;
-      const unsigned long k = std::strtoul(v.c_str(), &end, 10);
-      if (v.empty() || *end || k == 0 || k > 16) {
-        std::fprintf(stderr, "tessera-eval: --stage takes a stage number from 1, not \"%s\"\n", v.c_str());
-        return 2;
-      }
-      stage = uint32_t(k);
+      (a == "--steps" ? steps : stage) = uint32_t(k);
     } else if (a == "--device" && i + 1 < argc) {
       device = argv[++i];
     } else if (a == "--padding" && i + 1 < argc) {
