@@ -133,6 +133,9 @@ TesseraSection TesseraSection::fromJson(const Json& j, const UnetConfig& config)
       if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < 0 || v.get<double>() > 100)
         bad(k, v, "a number in [0, 100]");
       s.condSigma = v.get<double>();
+    } else if (key == "residual") {
+      if (!v.is_boolean()) bad(k, v, "true or false");
+      s.residual = v.get<bool>();
     } else {
       throw Error(ErrorCode::Unsupported,
                   "config key \"" + k.substr(0, 90) + "\" (value " + jsonShort(v) + ") is not supported");
@@ -159,6 +162,7 @@ TesseraSection TesseraSection::fromJson(const Json& j, const UnetConfig& config)
   } else {
     if (s.scaleFactor) bad("tessera.scale_factor", *s.scaleFactor, "allowed outside a super_resolution stage");
     if (s.condSigma) bad("tessera.cond_sigma", *s.condSigma, "allowed outside a super_resolution stage");
+    if (s.residual) bad("tessera.residual", true, "allowed outside a super_resolution stage");
   }
   return s;
 }
@@ -185,6 +189,7 @@ Json TesseraSection::toJson() const {
     j["stage"] = "super_resolution";
     j["scale_factor"] = *scaleFactor;
     j["cond_sigma"] = *condSigma;
+    if (residual) j["residual"] = true;
   }
   return j;
 }

@@ -35,6 +35,9 @@ struct TesseraSection {
   StageKind stage = StageKind::Base;
   std::optional<uint32_t> scaleFactor;  // super_resolution: 2 or 4
   std::optional<double> condSigma;      // super_resolution: the conditioning's noise level when sampling
+  // super_resolution: the network denoises x - u, u the upsampled conditioning (tools/train/sr.py);
+  // sigma_data is the residual's.
+  bool residual = false;
 
   // Throws Error(InvalidArgument / Unsupported) naming the key ("tessera.<key>").
   static TesseraSection fromJson(const Json& section, const UnetConfig& config);

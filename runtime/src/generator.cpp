@@ -421,6 +421,10 @@ void Generator::planGroup(std::size_t gi) {
       work_.push_back({WorkKind::Dispatches, 0, run.sampler->update.get()});
       work_.push_back({WorkKind::Progress, ++evaluationsTotal_, nullptr});
     }
+    if (run.sampler->finish) {
+      work_.push_back({WorkKind::Dispatches, 0, run.sampler->finish.get()});
+      workTotal_ += units(*run.sampler->finish);
+    }
     const double perEvaluation = units(*run.sampler->prepare) + units(*run.net) + units(*run.sampler->update);
     workTotal_ += units(*run.sampler->begin) + perEvaluation * double(plan.stages.size());
   }

@@ -49,7 +49,7 @@ PipelineLayout layoutPipeline(tsr_context_t& ctx, const model::ModelPackage& pac
   l.cond = at;
   at += alignUp(std::max<uint64_t>(cond, 4), align);
   l.stateAt[0] = at;
-  at += Stage::stateBytes(channels, l.stage[0], align);
+  at += Stage::stateBytes(channels, l.stage[0], false, align);
   for (uint32_t k = 1; k < l.extents.count; ++k) {
     // Each later stage's own network: plan it alone for its weights, activations and device IO.
     graph::UnetGraphOptions o = stageGraphOptions(c, l.stage[k]);
@@ -61,7 +61,7 @@ PipelineLayout layoutPipeline(tsr_context_t& ctx, const model::ModelPackage& pac
     l.ioAt[k] = at;
     at += plan.arenaSizes().scratch;
     l.stateAt[k] = at;
-    at += Stage::stateBytes(channels, l.stage[k], align);
+    at += Stage::stateBytes(channels, l.stage[k], package.stages()[k - 1].metadata().tessera.residual, align);
   }
   l.extraScratch = at;
   // Staging: the progress word; the job's init images and masks, packed group after group and

@@ -1,5 +1,6 @@
 #include "stage.hpp"
 
+#include "ops/eltwise.hpp"
 #include "sampler/cascade_condition.hpp"
 #include "sampler/image_decode.hpp"
 #include "sampler/image_mips.hpp"
@@ -24,9 +25,10 @@ constexpr double kSigmaAugMin = 0.002;
 
 }  // namespace
 
-uint64_t Stage::stateBytes(uint32_t channels, const StageExtent& e, uint64_t align) {
+uint64_t Stage::stateBytes(uint32_t channels, const StageExtent& e, bool residual, uint64_t align) {
   const uint64_t px = uint64_t(e.height) * e.width;
-  return 5 * alignUp(uint64_t(e.maxBatch) * channels * px * 4, align) + alignUp(uint64_t(e.maxBatch) * px * 4, align);
+  return (residual ? 6 : 5) * alignUp(uint64_t(e.maxBatch) * channels * px * 4, align) +
+         alignUp(uint64_t(e.maxBatch) * px * 4, align);
 }
 
 Stage::Stage(tsr_context_t& ctx, const model::ModelPackage& package, uint32_t index, const StageExtent& extent,
@@ -61,6 +63,7 @@ Stage::Stage(tsr_context_t& ctx, const model::ModelPackage& package, uint32_t in
     at += state;
   }
   mask_ = at;
+  u_ = at + alignUp(uint64_t(extent.maxBatch) * extent.height * extent.width * 4, align);
 }
 
 BufferRef Stage::scratch(uint64_t offset, uint64_t bytes) const {
@@ -115,6 +118,8 @@ const Stage::SamplerPrograms& Stage::samplerPrograms(const SamplerKey& k, const 
   p.begin = std::make_unique<Program>(gpu_);
   if (k.init) sampler::imageDecode(*p.begin, kernels, rawInit, init, k.inputFactor);
   if (k.mask) sampler::maskDecode(*p.begin, kernels, rawMask, mask, k.inputFactor);
+  const auto u = [&] { return Tensor{scratch(u_, s.count() * 4), DType::F32, s}; };
+  if (k.init && residual()) ops::axpby(*p.begin, kernels, init, u(), init, 1.0f, -1.0f);
   sampler::samplerStart(*p.begin, kernels, sh.params, st, k.init ? &init : nullptr);
   p.prepare = std::make_unique<Program>(gpu_);
   sampler::samplerPrepare(*p.prepare, kernels, sh.params, st.e, io.sample, io.timesteps,
@@ -122,6 +127,10 @@ const Stage::SamplerPrograms& Stage::samplerPrograms(const SamplerKey& k, const 
   p.update = std::make_unique<Program>(gpu_);
   sampler::samplerUpdate(*p.update, kernels, sh.params, io.output, st, k.mask ? &init : nullptr,
                          k.mask ? &mask : nullptr);
+  if (residual()) {
+    p.finish = std::make_unique<Program>(gpu_);
+    ops::add(*p.finish, kernels, st.x, u(), st.x);
+  }
   p.encode = std::make_unique<Program>(gpu_);
   BufferRef pixels = sh.pixels;
   pixels.size = sampler::pixelBytes(k.format, k.n, k.height, k.width);
@@ -133,7 +142,8 @@ const Stage::SamplerPrograms& Stage::samplerPrograms(const SamplerKey& k, const 
   chain.size = sampler::mipChainBytes(k.format, k.n, k.height, k.width, align);
   sampler::imageMips(*p.mips, kernels, pixels, chain, k.format, k.n, k.height, k.width,
                      sampler::mipLevelCount(k.width, k.height), align);
-  for (auto* q : {p.begin.get(), p.prepare.get(), p.update.get(), p.encode.get(), p.mips.get()}) q->finalize();
+  for (auto* q : {p.begin.get(), p.prepare.get(), p.update.get(), p.finish.get(), p.encode.get(), p.mips.get()})
+    if (q) q->finalize();
   return samplerPrograms_.emplace(k, std::move(p)).first->second;
 }
 
@@ -159,6 +169,10 @@ const Program& Stage::conditionProgram(const Stage& previous, uint32_t n, uint32
   sampler::conditionNoise(*p, kernels, sh.params, prev.x, low,
                           float(package_.metadata().tessera.condSigma.value_or(0.0)), conditionStream(index_));
   sampler::upsamplePeriodic(*p, kernels, low, io.sample, f, channels_);
+  if (residual()) {  // U in fp32 for the state's space, whatever the network's storage type
+    const Shape4 us{n, channels_, height, width};
+    sampler::upsamplePeriodic(*p, kernels, low, Tensor{scratch(u_, us.count() * 4), DType::F32, us}, f, 0);
+  }
   p->finalize();
   return *conditionPrograms_.emplace(key, std::move(p)).first->second;
 }

@@ -46,8 +46,9 @@ struct StageExtent {
 
 class Stage {
  public:
-  // Sizes of the stage's state (X, E, D, P, init, mask), fp32, for its extent.
-  static uint64_t stateBytes(uint32_t channels, const StageExtent& e, uint64_t align);
+  // Sizes of the stage's state (X, E, D, P, init, mask, and U for a residual stage), fp32, for its
+  // extent.
+  static uint64_t stateBytes(uint32_t channels, const StageExtent& e, bool residual, uint64_t align);
 
   // `graphOptions` places the network (its own arena for the base; the base's for the others).
   // The stage's state starts `stateOffset` bytes after the end of the base's device IO in the
@@ -63,6 +64,9 @@ class Stage {
   uint32_t channels() const { return channels_; }
   uint32_t classCount() const { return classCount_; }
   uint32_t scaleFactor() const { return package_.metadata().tessera.scaleFactor.value_or(1); }
+  // A residual stage samples y = x - U, U its upsampled conditioning: its state, init and mask blend
+  // live in that space; `begin` takes U off the init image and `finish` adds it back to X.
+  bool residual() const { return package_.metadata().tessera.residual; }
 
   struct NetKey {
     uint32_t netBatch, height, width;
@@ -79,7 +83,7 @@ class Stage {
     bool operator<(const SamplerKey& o) const { return tie() < o.tie(); }
   };
   struct SamplerPrograms {
-    std::unique_ptr<Program> begin, prepare, update, encode, mips;
+    std::unique_ptr<Program> begin, prepare, update, finish, encode, mips;  // finish: null unless residual
   };
   // The Programs of a shape, built on first use unless `build` is false (strict shapes: then
   // Unsupported). The caller holds the context's mutex (the kernel cache).
@@ -120,7 +124,7 @@ class Stage {
   const vk::Gpu& gpu_;
   std::unique_ptr<graph::UnetGraph> graph_;
   uint32_t channels_ = 3, classCount_ = 0;
-  uint64_t x_ = 0, e_ = 0, d_ = 0, p_ = 0, init_ = 0, mask_ = 0;  // absolute scratch offsets
+  uint64_t x_ = 0, e_ = 0, d_ = 0, p_ = 0, init_ = 0, mask_ = 0, u_ = 0;  // absolute scratch offsets
 
   std::map<NetKey, std::unique_ptr<Program>> netPrograms_;
   std::map<SamplerKey, SamplerPrograms> samplerPrograms_;

@@ -133,8 +133,9 @@ TEST_P(ApiConvertible, ConvertsAndGeneratesOrIsRefusedNamingTheKey) {
   const std::vector<uint8_t> px = generateOne(g.get(), r);
   ASSERT_EQ(px.size(), 8u * 8u * 4u);
   // RGBA8 alpha is 255 unless the model makes a fourth channel; the poison byte fills no whole output.
-  if (info.channels < 4)
+  if (info.channels < 4) {
     for (std::size_t i = 3; i < px.size(); i += 4) ASSERT_EQ(px[i], 255) << "pixel " << i / 4 << " was not written";
+  }
   EXPECT_LT(std::count(px.begin(), px.end(), poisonByte(VK_FORMAT_R8G8B8A8_UNORM)), std::ptrdiff_t(px.size() / 4));
   log.expectNoneSince(0);
 }

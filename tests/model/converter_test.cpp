@@ -293,6 +293,26 @@ TEST_F(Converter, AChainThatDoesNotFitIsRefusedNamingTheStage) {
   Json baseWithScale = base;
   baseWithScale["tessera"]["scale_factor"] = 2;
   refused(baseWithScale, {}, ErrorCode::InvalidArgument, "tessera.scale_factor");
+  Json baseResidual = base;
+  baseResidual["tessera"]["residual"] = true;
+  refused(baseResidual, {}, ErrorCode::InvalidArgument, "\"tessera.residual\": value true is not allowed outside a super_resolution stage");
+  Json residualText = fixtures::tinySrConfig();
+  residualText["tessera"]["residual"] = "yes";
+  refused(base, {residualText}, ErrorCode::InvalidArgument, "\"tessera.residual\": value \"yes\" is not true or false");
+}
+
+TEST_F(Converter, AResidualStageKeepsItsFormThroughThePackage) {
+  Json residual = fixtures::tinySrConfig(2);
+  residual["tessera"]["residual"] = true;
+  const ConvertResult r = convertChain(fixtures::tinyConfig(), {residual, fixtures::tinySrConfig(2)}, rng_);
+  const ModelPackage p = ModelPackage::fromBytes(asBytes(r.package));
+  ASSERT_EQ(p.stages().size(), 2u);
+  EXPECT_TRUE(p.stages()[0].metadata().tessera.residual);
+  EXPECT_FALSE(p.stages()[1].metadata().tessera.residual);
+  EXPECT_FALSE(p.metadata().tessera.residual);
+  const Json meta = parseJsonStrict(p.container().metadataText(), ErrorCode::CorruptModel, "m");
+  EXPECT_EQ(meta["stages"][0]["tessera"]["residual"], true);
+  EXPECT_FALSE(meta["stages"][1]["tessera"].contains("residual"));  // the plain form writes no key
 }
 
 TEST_F(Converter, PipelinePackageMetadataAndTensorsMustAgree) {

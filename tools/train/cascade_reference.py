@@ -4,8 +4,8 @@ with tessera's Philox noise (philox_noise.py) on every stream, for the runtime's
 
   cascade_reference.py --make-fixture DIR
         writes small random diffusers folders: DIR/base (a 16 px class-conditional base), DIR/sr4
-        (a 4x stage, consistency sampling) and DIR/sr2a, DIR/sr2b (two 2x stages, DPM-Solver++(2M)),
-        weights scaled so activations stay O(1)
+        (a 4x stage, consistency sampling) and DIR/sr2a, DIR/sr2b (two 2x stages, DPM-Solver++(2M); sr2a
+        in the residual form), weights scaled so activations stay O(1)
   cascade_reference.py --check MODEL.tsr SIZE STEPS SEED CLASS PATH [--init RGBA --strength S [--mask BYTES]]
         one SIZE x SIZE texture from the package as RGBA8 into PATH; with an init image (SIZE x SIZE
         RGBA8) every stage starts from it at strength S (SDEdit), and with a mask (SIZE x SIZE bytes,
@@ -53,7 +53,7 @@ SR_TESSERA = {"padding_mode": "circular", "stage": "super_resolution", "sigma_da
 STAGES = {
     "sr4": dict(SR_TESSERA, scale_factor=4, cond_sigma=0.1, sampler="consistency",
                 step_sigmas={"2": [2.0, 0.4]}, default_steps=2),
-    "sr2a": dict(SR_TESSERA, scale_factor=2, cond_sigma=0.05, sampler="dpmpp_2m", default_steps=2),
+    "sr2a": dict(SR_TESSERA, scale_factor=2, cond_sigma=0.05, sampler="dpmpp_2m", default_steps=2, residual=True),
     "sr2b": dict(SR_TESSERA, scale_factor=2, cond_sigma=0.0, sampler="dpmpp_2m", default_steps=1),
 }
 
@@ -98,7 +98,7 @@ class Cascade:
             unet = UNet2DModel.from_config(dict(m["architecture"], tessera={"padding_mode": t["padding_mode"]}))
             unet.load_state_dict(own)
             unet.eval()
-            den = SRPrecond(unet, t["sigma_data"]) if k else EDMPrecond(unet, t["sigma_data"])
+            den = SRPrecond(unet, t["sigma_data"], t.get("residual", False)) if k else EDMPrecond(unet, t["sigma_data"])
             self.stages.append((m["architecture"], t, den))
         self.native = meta["architecture"].get("sample_size") or 64
         self.philox = True  # False: every noise from torch.randn (benchmarks: as a PyTorch pipeline draws it)
@@ -106,10 +106,13 @@ class Cascade:
     def scale(self, k):
         return math.prod(self.stages[j][1]["scale_factor"] for j in range(1, k + 1))
 
-    def sample(self, den, t, size, stream0, seed, sampler, steps, labels, init=None, mask=None, strength=1.0):
+    def sample(self, den, t, size, stream0, seed, sampler, steps, labels, init=None, mask=None, strength=1.0,
+               offset=None):
         """One stage, as docs/SAMPLER.md states it: the last ceil(strength * steps) levels, from
-        init + sigma z (sigma z at strength 1), the DPM-Solver++(2M) or consistency update after each
-        evaluation j, then with a mask x = m (init + sigma' z_j) + (1 - m) x."""
+        init + sigma z (sigma z at strength 1; offset + sigma z for a residual stage, whose noise is
+        added to x - offset), the DPM-Solver++(2M) or consistency update after each evaluation j,
+        then with a mask x = m (init + sigma' z_j) + (1 - m) x. Here the state stays x (the runtime
+        samples x - offset): the updates commute with the shift."""
         c = 3
 
         def z(stream):
@@ -128,7 +131,8 @@ class Cascade:
         if kept == 0:
             return init.clone()
         levels = levels[steps - kept:] + [0.0]
-        x = (init if init is not None and strength < 1 else 0) + levels[0] * z(stream0)  # strength 1: from noise
+        start = init if init is not None and strength < 1 else offset if offset is not None else 0
+        x = start + levels[0] * z(stream0)  # strength 1: from noise
         old = None
         for j in range(kept):
             s, s_next = levels[j], levels[j + 1]
@@ -173,7 +177,8 @@ class Cascade:
                 cond = condition(x.float(), sa, zc, f)
                 bound = lambda xx, sigma, labels=None, den=den, cond=cond, sa=sa: den(xx, sigma, cond, sa)  # noqa: E731
                 x = self.sample(bound, t, x.shape[-1] * f, j << 16, seed, t["sampler"], t["default_steps"], None,
-                                at(j, init), at(j, mask), strength)
+                                at(j, init), at(j, mask), strength,
+                                cond[:, :3].double() if den.residual else None)
         img = to_u8(x)[0].permute(1, 2, 0).numpy()
         return np.concatenate([img, np.full(img.shape[:2] + (1,), 255, dtype=np.uint8)], axis=2)
 

@@ -137,8 +137,10 @@ def main():
             g = torch.Generator().manual_seed(args.seed + 10 ** 6 + i)
             cond = condition(lo, args.cond_sigma, torch.randn(lo.shape, generator=g), f)
             x = torch.randn(len(lo), 3, args.high, args.high, generator=g)
-            if args.sr_start == "cond":  # sample_* scale x by the first sigma; the start is cond + sigma z
-                x = x + cond / args.sr_sigma_max
+            # sample_* scale x by the first sigma; the start is cond + sigma z (a residual stage's noise
+            # is added to x - cond, so it always starts there)
+            if args.sr_start == "cond" or sr_den.residual:
+                x = x + cond[:, :3] / args.sr_sigma_max
             out.append(sample(bound(sr_den, cond, args.cond_sigma), srm, x, sr_kw, None, g, {}))
         return torch.cat(out)
 

@@ -74,11 +74,10 @@ def main():
         "sampler": args.sampler or ("consistency" if student else "dpmpp_2m"),
         "default_steps": args.steps or (2 if student else 8 if sr else 16),
     }
-    if sr and tess_in.get("residual"):
-        raise SystemExit("this SR stage denoises the residual against its conditioning (train_sr.py --residual); "
-                         "tessera's runtime runs the plain form only, so it is not exported")
     if sr:  # conditioning of the stage (tools/train/sr.py)
         tessera.update(stage="super_resolution", scale_factor=tess_in["scale_factor"], cond_sigma=args.cond_sigma)
+        if tess_in.get("residual"):  # it denoises x - u (train_sr.py --residual)
+            tessera["residual"] = True
     else:
         tessera.update(classes=classes, null_class=len(classes), guidance_scale=args.guidance)
     tessera.update({
@@ -130,8 +129,10 @@ def main():
     with torch.no_grad():
         if sr:
             cond = torch.randn(2, 3, s, s, generator=g)
-            a = SRPrecond(model, ckpt["sigma_data"])(x, sigma, cond, torch.tensor([0.01, 0.3]))
-            b = SRPrecond(back, cfg2["tessera"]["sigma_data"])(x, sigma, cond, torch.tensor([0.01, 0.3]))
+            res = bool(tess_in.get("residual"))
+            a = SRPrecond(model, ckpt["sigma_data"], res)(x, sigma, cond, torch.tensor([0.01, 0.3]))
+            b = SRPrecond(back, cfg2["tessera"]["sigma_data"], cfg2["tessera"].get("residual", False))(
+                x, sigma, cond, torch.tensor([0.01, 0.3]))
         else:
             y = torch.tensor([0, len(classes)])
             a = EDMPrecond(model, ckpt["sigma_data"])(x, sigma, y)

@@ -55,10 +55,12 @@ def add_run_args(ap, run_dir, pid_file, lr=2e-4, batch=16):
 class Run:
     """Network, EMA, optimizer and counters of one run, resumed or new.
 
-    new_config() -> (config, sigma_data) is called only for a run that neither resumes nor has --init.
+    new_config() -> (config, sigma_data) is called only for a run that neither resumes nor has --init;
+    adapt_init(config, sigma_data) -> (config, sigma_data), where given, changes an --init run's
+    parameterisation (the weights carry over, the denoiser around them may not).
     """
 
-    def __init__(self, args, new_config, resolution=None):
+    def __init__(self, args, new_config, resolution=None, adapt_init=None):
         self.args = args
         torch.set_num_threads(args.threads)
         self.device = torch.device(args.device)
@@ -75,6 +77,8 @@ class Run:
             cfg, self.sigma_data = resume["config"], resume["sigma_data"]
         elif init:
             cfg, self.sigma_data = init["config"], init["sigma_data"]
+            if adapt_init:
+                cfg, self.sigma_data = adapt_init(cfg, self.sigma_data)
         else:
             cfg, self.sigma_data = new_config()
         torch.manual_seed(args.seed)  # weight init

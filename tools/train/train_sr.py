@@ -95,7 +95,8 @@ def parse_args(argv=None):
     ap.add_argument("--aug-max", type=float, default=0.5, help="largest augmentation noise level")
     ap.add_argument("--val-aug", type=float, default=0.05, help="sigma_aug of the validation loss")
     ap.add_argument("--residual", action="store_true",
-                    help="a new run denoises the residual against the upsampled conditioning (sr.py)")
+                    help="a new run denoises the residual against the upsampled conditioning (sr.py); with "
+                         "--init from a plain stage it fine-tunes those weights in the residual form")
     return ap.parse_args(argv)
 
 
@@ -129,7 +130,13 @@ def main(argv=None):
             cfg["tessera"]["residual"] = True
         return cfg, train.sigma_data(args.residual)
 
-    run = Run(args, new_config)
+    def adapt_init(cfg, sigma_data):
+        """--residual on a plain stage's weights: a new run that fine-tunes them in the residual form."""
+        if not args.residual or cfg.get("tessera", {}).get("residual"):
+            return cfg, sigma_data
+        return dict(cfg, tessera=dict(cfg.get("tessera", {}), residual=True)), train.sigma_data(True)
+
+    run = Run(args, new_config, adapt_init=adapt_init)
     if run.cfg["tessera"]["scale_factor"] != train.factor:
         raise SystemExit(f"the run trains a {run.cfg['tessera']['scale_factor']}x stage, not {train.factor}x")
     run.extra["stage"] = {"low": args.low, "high": args.high}
