@@ -47,6 +47,13 @@ class Program {
   // The work estimate of dispatch i: its floating-point operations when the op states them,
   // else one operation per invocation (memory-bound ops), for slicing a recording by budget.
   double cost(std::size_t i) const;
+  // Dispatch i's kernel, workgroup counts and stated operations, for profiles.
+  const vk::Kernel& kernelOf(std::size_t i) const { return *dispatches_.at(i).kernel; }
+  std::array<uint32_t, 3> groupsOf(std::size_t i) const {
+    const Dispatch& d = dispatches_.at(i);
+    return {d.groups[0], d.groups[1], d.groups[2]};
+  }
+  double flopsOf(std::size_t i) const { return dispatches_.at(i).flops; }
 
  private:
   struct Dispatch {

@@ -14,10 +14,12 @@
 //   PRE_ADD      h = x + t[n,c] before the statistics (diffusers' "default" time conditioning)
 //   SCALE_SHIFT  h = h * (1 + s[n,c]) + s[n,C+c] after the affine ("scale_shift" conditioning)
 //   SILU         h = h * sigmoid(h) last
+//   TWO_INPUTS   channels [firstChannels, C) come from a second tensor: a concat read in place
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const bool PRE_ADD = false;
 layout(constant_id = 2) const bool SCALE_SHIFT = false;
 layout(constant_id = 3) const bool SILU = false;
+layout(constant_id = 4) const bool TWO_INPUTS = false;
 
 layout(std430, binding = 0) readonly buffer In { GN_STORE x[]; };
 layout(std430, binding = 1) readonly buffer Gamma { STORE_T gamma[]; };
@@ -25,6 +27,7 @@ layout(std430, binding = 2) readonly buffer Beta { STORE_T beta[]; };
 layout(std430, binding = 3) readonly buffer PreAdd { STORE_T preAdd[]; };          // [N,C]
 layout(std430, binding = 4) readonly buffer ScaleShift { STORE_T scaleShift[]; };  // [N,2C]
 layout(std430, binding = 5) writeonly buffer Out { GN_STORE o[]; };
+layout(std430, binding = 6) readonly buffer In2 { GN_STORE x2[]; };  // TWO_INPUTS
 
 layout(push_constant) uniform Push {
   uint batch;
@@ -33,6 +36,7 @@ layout(push_constant) uniform Push {
   uint groupChannels;  // channels / groups
   uint pixels;         // H*W, a multiple of GN_WIDTH
   float eps;
+  uint firstChannels;  // TWO_INPUTS: channels in `x`; the rest are in `x2`
 } p;
 
 // The workgroup size is a power of two (the op picks it), so a halving tree reduces it.
@@ -53,6 +57,17 @@ vec2 workgroupSum(vec2 v) {
 
 float horizontalSum(GN_VEC v) { return dot(v, GN_VEC(1.0)); }
 
+// Where channel c of image n starts, in `x` or (second) in `x2`; uniform per channel, so the
+// choice is one branch per load that the single-input kernel folds away.
+uint planeStart(uint n, uint c, uint vecs, out bool second) {
+  second = TWO_INPUTS && c >= p.firstChannels;
+  if (!TWO_INPUTS) return (n * p.channels + c) * vecs;
+  return second ? (n * (p.channels - p.firstChannels) + c - p.firstChannels) * vecs
+                : (n * p.firstChannels + c) * vecs;
+}
+
+GN_VEC load(bool second, uint i) { return second ? GN_VEC(x2[i]) : GN_VEC(x[i]); }
+
 void main() {
   const uint t = gl_LocalInvocationID.x;
   const uint L = gl_WorkGroupSize.x;
@@ -67,8 +82,9 @@ void main() {
       // Channel-outer loops keep per-channel values uniform and avoid a division per pixel.
       GN_VEC acc = GN_VEC(0.0);
       for (uint cl = 0u; cl < cpg; ++cl) {
-        const uint base = (n * C + c0 + cl) * vecs;
-        for (uint j = t; j < vecs; j += L) acc += GN_VEC(x[base + j]);
+        bool second;
+        const uint base = planeStart(n, c0 + cl, vecs, second);
+        for (uint j = t; j < vecs; j += L) acc += load(second, base + j);
       }
       float mean = workgroupSum(vec2(horizontalSum(acc), 0.0)).x / count;
       // mean(x + t_c) = mean(x) + mean_c(t_c): every channel has the same pixel count.
@@ -82,9 +98,10 @@ void main() {
       GN_VEC acc2 = GN_VEC(0.0);
       for (uint cl = 0u; cl < cpg; ++cl) {
         const float center = mean - (PRE_ADD ? LD(preAdd[n * C + c0 + cl]) : 0.0);
-        const uint base = (n * C + c0 + cl) * vecs;
+        bool second;
+        const uint base = planeStart(n, c0 + cl, vecs, second);
         for (uint j = t; j < vecs; j += L) {
-          const GN_VEC d = GN_VEC(x[base + j]) - center;
+          const GN_VEC d = load(second, base + j) - center;
           acc += d;
           acc2 += d * d;
         }
@@ -104,10 +121,12 @@ void main() {
           a *= scale;
           b = b * scale + LD(scaleShift[n * 2u * C + C + c]);
         }
+        bool second;
+        const uint from = planeStart(n, c, vecs, second);
         const uint base = (n * C + c) * vecs;
         for (uint j = t; j < vecs; j += L) {
           // (x - center) first: folding center into b would cancel badly when |mean| >> std.
-          GN_VEC h = (GN_VEC(x[base + j]) - center) * a + b;
+          GN_VEC h = (load(second, from + j) - center) * a + b;
           if (SILU) h = h / (1.0 + exp(-h));
           o[base + j] = GN_STORE(h);
         }

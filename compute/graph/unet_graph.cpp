@@ -28,11 +28,11 @@ uint64_t alignUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
 Shape4 vec(uint32_t n, uint32_t c) { return {n, c, 1, 1}; }
 
-// The first channels of a GroupNorm over cat(hidden, skip) form whole groups exactly when the
-// split falls on a group boundary; then the norm runs on each part and nothing is concatenated.
-bool splitsOnGroups(const ResnetLayout& r, uint32_t groups) {
-  const uint32_t perGroup = r.inChannels / groups;
-  return r.concatChannels > 0 && r.hasShortcut && (r.inChannels - r.concatChannels) % perGroup == 0;
+// An up block's resnet reads cat(hidden, skip) where the two lie: its first GroupNorm takes both
+// parts and its 1x1 shortcut reads the skip as a second input. Only a resnet that also resamples
+// its input, or adds it unchanged (no shortcut), needs the concatenated tensor itself.
+bool readsSkipInPlace(const ResnetLayout& r) {
+  return r.concatChannels > 0 && r.hasShortcut && r.resample == ResnetLayout::Resample::None;
 }
 
 }  // namespace
@@ -106,11 +106,13 @@ struct UnetGraph::Builder {
     return out;
   }
   int norm(const std::string& weight, const std::string& bias, int in, uint32_t groups, bool silu, int preAdd = -1,
-           int scaleShift = -1) {
-    const int out = tensor(S(in));
+           int scaleShift = -1, int in2 = -1) {
+    Shape4 s = S(in);
+    if (in2 >= 0) s.c += S(in2).c;
+    const int out = tensor(s);
     const float eps = float(g.config().normEps);
-    step({in, preAdd, scaleShift, out}, [=, this](Program& p) {
-      ops::GroupNormIO io{T(in), W(weight), W(bias), T(out), P(preAdd), P(scaleShift)};
+    step({in, in2, preAdd, scaleShift, out}, [=, this](Program& p) {
+      ops::GroupNormIO io{T(in), W(weight), W(bias), T(out), P(preAdd), P(scaleShift), P(in2)};
       ops::groupNorm(p, g.kernels_, io, ops::GroupNormParams{groups, eps, silu});
     });
     return out;
@@ -134,8 +136,8 @@ struct UnetGraph::Builder {
     step({in, out}, [=, this](Program& p) { ops::upsampleNearest2x(p, g.kernels_, T(in), T(out)); });
     return out;
   }
-  // cat(a, b) along channels, one copy per batch item: only where a GroupNorm's groups straddle
-  // the two parts (see splitsOnGroups).
+  // cat(a, b) along channels, one copy per batch item: only where a resnet cannot read the two
+  // parts where they lie (see readsSkipInPlace).
   int concat(int a, int b) {
     Shape4 s = S(a);
     s.c += S(b).c;
@@ -166,16 +168,13 @@ struct UnetGraph::Builder {
     const std::string& pf = r.prefix;
     const uint32_t groups = g.config().normNumGroups;
     const bool scaleShift = g.config().resnetTimeScaleShift == model::TimeScaleShift::ScaleShift;
-    int h1 = -1, h1b = -1, input = x, input2 = -1;
-    if (skip >= 0 && splitsOnGroups(r, groups)) {
-      const uint32_t perGroup = r.inChannels / groups;
-      h1 = norm(pf + ".norm1.weight#0", pf + ".norm1.bias#0", x, S(x).c / perGroup, true);
-      h1b = norm(pf + ".norm1.weight#1", pf + ".norm1.bias#1", skip, S(skip).c / perGroup, true);
+    int h1 = -1, input = x, input2 = -1;
+    if (skip >= 0 && readsSkipInPlace(r)) {
       input2 = skip;
-    } else {
-      if (skip >= 0) input = concat(x, skip);
-      h1 = norm(pf + ".norm1.weight", pf + ".norm1.bias", input, groups, true);
+    } else if (skip >= 0) {
+      input = concat(x, skip);
     }
+    h1 = norm(pf + ".norm1.weight", pf + ".norm1.bias", input, groups, true, -1, -1, input2);
     if (r.resample == ResnetLayout::Resample::AvgPool2x) {
       h1 = pool(h1);
       input = pool(input);
@@ -183,7 +182,7 @@ struct UnetGraph::Builder {
       h1 = upsample(h1);
       input = upsample(input);
     }
-    const int c1 = conv(pf + ".conv1", h1, h1b);
+    const int c1 = conv(pf + ".conv1", h1);
     const int temb = linear(pf + ".time_emb_proj", emb, scaleShift ? 2 * r.outChannels : r.outChannels, true, false);
     const int h2 = scaleShift ? norm(pf + ".norm2.weight", pf + ".norm2.bias", c1, groups, true, -1, temb)
                               : norm(pf + ".norm2.weight", pf + ".norm2.bias", c1, groups, true, temb);
@@ -273,20 +272,10 @@ void UnetGraph::packWeights() {
   const bool scaleShift = c.resnetTimeScaleShift == model::TimeScaleShift::ScaleShift;
   auto resnet = [&](const ResnetLayout& r) {
     const std::string& pf = r.prefix;
-    if (splitsOnGroups(r, c.normNumGroups)) {
-      const uint32_t c1 = r.inChannels - r.concatChannels;
-      for (const char* part : {".weight", ".bias"}) {
-        const std::vector<float> v = raw(pf + ".norm1" + part);
-        add(pf + ".norm1" + part + "#0", {1, 1, 1, c1}, std::vector<float>(v.begin(), v.begin() + c1));
-        add(pf + ".norm1" + part + "#1", {1, 1, 1, r.concatChannels}, std::vector<float>(v.begin() + c1, v.end()));
-      }
-      conv(pf + ".conv_shortcut", r.inChannels, r.concatChannels, r.outChannels, 1, 1);
-    } else {
-      norm(pf + ".norm1");
-      if (r.hasShortcut) conv(pf + ".conv_shortcut", r.inChannels, 0, r.outChannels, 1, 1);
-    }
-    const bool split = splitsOnGroups(r, c.normNumGroups);
-    conv(pf + ".conv1", r.inChannels, split ? r.concatChannels : 0, r.outChannels, 3, 1);
+    norm(pf + ".norm1");
+    if (r.hasShortcut)
+      conv(pf + ".conv_shortcut", r.inChannels, readsSkipInPlace(r) ? r.concatChannels : 0, r.outChannels, 1, 1);
+    conv(pf + ".conv1", r.inChannels, 0, r.outChannels, 3, 1);
     lin(pf + ".time_emb_proj", scaleShift ? 2 * r.outChannels : r.outChannels, l.timeEmbedDim);
     norm(pf + ".norm2");
     conv(pf + ".conv2", r.outChannels, 0, r.outChannels, 3, 1);

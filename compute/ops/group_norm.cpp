@@ -18,10 +18,33 @@ struct Push {
   uint32_t groupChannels;
   uint32_t pixels;
   float eps;
+  uint32_t firstChannels;
 };
 
+bool overlaps(const BufferRef& a, const BufferRef& b) {
+  return a.buffer == b.buffer && a.offset < b.offset + b.size && b.offset < a.offset + a.size;
+}
+
+// The normalised tensor's shape: the input's, with in2's channels after its own.
+Shape4 fullShape(const GroupNormIO& io) {
+  Shape4 s = io.in.shape;
+  if (io.in2) s.c += io.in2->shape.c;
+  return s;
+}
+
 void validate(const GroupNormIO& io, const GroupNormParams& params) {
-  const Shape4& s = io.in.shape;
+  const Shape4 s = fullShape(io);
+  if (io.in2) {
+    const Shape4& a = io.in.shape;
+    const Shape4& b = io.in2->shape;
+    require(b.n == a.n && b.h == a.h && b.w == a.w && b.c > 0, kOp,
+            "in2 " + b.str() + " must match in " + a.str() + " in batch, height and width");
+    require(io.in2->dtype == io.in.dtype, kOp, "tensors must share one storage type");
+    requireFits(*io.in2, kOp, "in2");
+    // The output's channel planes sit elsewhere than either part's, so no in-place run.
+    for (const Tensor* part : {&io.in, io.in2})
+      require(!overlaps(io.out.ref, part->ref), kOp, "out must not overlap in or in2 when the input has two parts");
+  }
   require(io.gamma.ref.buffer != VK_NULL_HANDLE && io.beta.ref.buffer != VK_NULL_HANDLE, kOp,
           "affine gamma and beta are required");
   require(params.groups > 0 && s.c % params.groups == 0, kOp,
@@ -120,7 +143,7 @@ GroupNormVariant groupNormVariant(const vk::DeviceFacts&, const Shape4& in) {
 void groupNorm(Program& prog, vk::KernelCache& kernels, const GroupNormIO& io, const GroupNormParams& params,
                GroupNormVariant variant, uint32_t localSize) {
   validate(io, params);
-  const Shape4& s = io.in.shape;
+  const Shape4 s = fullShape(io);
   const vk::DeviceFacts& facts = kernels.gpu().facts;
   if (variant == GroupNormVariant::Auto) variant = groupNormVariant(facts, s);
   const bool vec4 = variant == GroupNormVariant::Vec4;
@@ -133,17 +156,19 @@ void groupNorm(Program& prog, vk::KernelCache& kernels, const GroupNormIO& io, c
     require(groupNormLoopIterations(facts, s, params.groups, variant, local) <= loopBudget(facts), kOp,
             "workgroup size " + std::to_string(local) + " leaves " + s.str() +
                 " too many loop iterations per invocation for this device");
-  const uint32_t spec[] = {local, io.preAdd ? 1u : 0u, io.scaleShift ? 1u : 0u, params.silu ? 1u : 0u};
+  const uint32_t spec[] = {local, io.preAdd ? 1u : 0u, io.scaleShift ? 1u : 0u, params.silu ? 1u : 0u,
+                           io.in2 ? 1u : 0u};
   const vk::Kernel& k = kernels.get(vec4 ? "group_norm_vec4" : "group_norm", io.in.dtype == DType::F16, spec);
 
-  const Push push{s.n, s.c, params.groups, s.c / params.groups, s.h * s.w, params.eps};
+  const Push push{s.n, s.c, params.groups, s.c / params.groups, s.h * s.w, params.eps, io.in.shape.c};
   // Unused optional inputs are bound to `in` (never read) since the binding count is fixed.
   const BufferRef preAdd = io.preAdd ? io.preAdd->ref : io.in.ref;
   const BufferRef scaleShift = io.scaleShift ? io.scaleShift->ref : io.in.ref;
+  const BufferRef in2 = io.in2 ? io.in2->ref : io.in.ref;
   const uint32_t gx = groupsX(facts, params.groups);
   const uint32_t gy = groupsY(facts, s);
   const double flops = 8.0 * double(s.count()) + (params.silu ? 4.0 * double(s.count()) : 0.0);
-  prog.add(k, {io.in.ref, io.gamma.ref, io.beta.ref, preAdd, scaleShift, io.out.ref}, push, gx, gy, 1, flops);
+  prog.add(k, {io.in.ref, io.gamma.ref, io.beta.ref, preAdd, scaleShift, io.out.ref, in2}, push, gx, gy, 1, flops);
 }
 
 }  // namespace tessera::ops

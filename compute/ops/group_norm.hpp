@@ -4,6 +4,7 @@
 //   h = (h - mean) / sqrt(var + eps) * gamma + beta    per (n, group), biased variance
 //   h = h * (1 + scale[n,c]) + shift[n,c]      time conditioning "scale_shift", after norm2
 //   h = silu(h)
+// The input may come in two parts (a concat along channels, read where the parts are).
 // Statistics are fp32 and never leave the workgroup: no scratch buffer, one dispatch.
 #include "program.hpp"
 
@@ -24,6 +25,9 @@ struct GroupNormIO {
   Tensor out;                          // like `in`; may be `in` itself
   const Tensor* preAdd = nullptr;      // [N,C,1,1] or null
   const Tensor* scaleShift = nullptr;  // [N,2C,1,1] (scale = first C, shift = last C) or null
+  // [N,C2,H,W] or null: the input is cat(in, in2) along channels, read in place (an up block's
+  // skip); C is then in's channels + C2, and out, gamma, beta, preAdd and scaleShift are for C.
+  const Tensor* in2 = nullptr;
 };
 
 // The variant Auto picks for this shape: Vec4 when H*W is a multiple of 4.

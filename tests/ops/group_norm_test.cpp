@@ -20,12 +20,14 @@ struct Case {
   bool inPlace = false;
   float offset = 8.0f;  // channel means are drawn from [-offset, offset]
   uint32_t localSize = 0;
+  uint32_t in2Channels = 0;  // the last channels come from a second tensor (a concat read in place)
 };
 
 std::string describe(const Case& c, DType t) {
   return c.shape.str() + " groups " + std::to_string(c.groups) + (c.preAdd ? " preAdd" : "") +
          (c.scaleShift ? " scaleShift" : "") + (c.silu ? " silu" : "") + (c.inPlace ? " in-place" : "") +
-         (c.localSize ? " local " + std::to_string(c.localSize) : "") + " " + dtypeName(t);
+         (c.localSize ? " local " + std::to_string(c.localSize) : "") +
+         (c.in2Channels ? " in2 " + std::to_string(c.in2Channels) : "") + " " + dtypeName(t);
 }
 
 // Independent of the shader's algorithm: builds h in double, then textbook mean and variance.
@@ -88,7 +90,23 @@ void check(DType t, const Case& c) {
   Tensor tx = pool.make(s, t), tg = pool.make({1, s.c, 1, 1}, t), tb = pool.make({1, s.c, 1, 1}, t);
   Tensor tp = pool.make({s.n, s.c, 1, 1}, t), tss = pool.make({s.n, 2 * s.c, 1, 1}, t);
   Tensor to = c.inPlace ? tx : pool.make(s, t);
-  pool.upload(tx, x);
+  // With two parts, image n's first C1 planes go to tx and the rest to tx2, as a concat's inputs.
+  const uint32_t c2 = c.in2Channels, c1 = s.c - c2;
+  Tensor tx2;
+  if (c2) {
+    std::vector<float> a, b;
+    for (uint32_t n = 0; n < s.n; ++n) {
+      const auto image = x.begin() + std::ptrdiff_t(n * s.c * hw);
+      a.insert(a.end(), image, image + std::ptrdiff_t(c1 * hw));
+      b.insert(b.end(), image + std::ptrdiff_t(c1 * hw), image + std::ptrdiff_t(s.c * hw));
+    }
+    tx = pool.make({s.n, c1, s.h, s.w}, t);
+    tx2 = pool.make({s.n, c2, s.h, s.w}, t);
+    pool.upload(tx, a);
+    pool.upload(tx2, b);
+  } else {
+    pool.upload(tx, x);
+  }
   pool.upload(tg, gamma);
   pool.upload(tb, beta);
   pool.upload(tp, preAdd);
@@ -96,7 +114,7 @@ void check(DType t, const Case& c) {
   if (!c.inPlace) pool.poison(to);
 
   Program prog(gpu);
-  ops::GroupNormIO io{tx, tg, tb, to, c.preAdd ? &tp : nullptr, c.scaleShift ? &tss : nullptr};
+  ops::GroupNormIO io{tx, tg, tb, to, c.preAdd ? &tp : nullptr, c.scaleShift ? &tss : nullptr, c2 ? &tx2 : nullptr};
   ops::groupNorm(prog, GpuTest::kernels(), io, {c.groups, eps, c.silu}, c.variant, c.localSize);
   runProgram(gpu, prog);
   expectClose(pool.download(to), reference(c, x, gamma, beta, preAdd, scaleShift, eps), t, "groupNorm");
@@ -155,6 +173,16 @@ TEST_F(GroupNormTest, MeanFarFromZeroKeepsPrecision) {
     c.preAdd = true;
     check(t, c);
   }
+}
+
+// Groups that straddle the two parts and groups that do not, both variants, every fusion.
+TEST_F(GroupNormTest, AConcatReadInPlaceMatchesTheConcatenatedInput) {
+  for (DType t : precisions())
+    for (auto v : {ops::GroupNormVariant::Scalar, ops::GroupNormVariant::Vec4}) {
+      check(t, Case{{3, 48, 8, 6}, 8, true, false, true, v, false, 8.0f, 0, 16});   // 6 per group: split in group 5
+      check(t, Case{{2, 12, 4, 4}, 3, false, true, true, v, false, 8.0f, 0, 4});    // on a group boundary
+      check(t, Case{{1, 7, 5, 4}, 1, false, false, false, v, false, 8.0f, 0, 3});   // one group over both
+    }
 }
 
 TEST_F(GroupNormTest, RunsInPlace) {
@@ -222,6 +250,14 @@ TEST_F(GroupNormTest, RefusesBadInput) {
   expectError([&] { run({x, gamma, beta, out, nullptr, &badScaleShift}, 4); }, bad, "must be [N,2C,1,1]");
   expectError([&] { run({x, gamma, beta, out, &small}, 4); }, bad, "must be [N,C,1,1]");
   expectError([&] { run({x, gamma, beta, half, &preAdd}, 4); }, bad, "one storage type");
+  Tensor x2 = pool.make({2, 4, 4, 4}, f), x2Rows = pool.make({2, 4, 4, 5}, f), out16 = pool.make({2, 16, 4, 4}, f);
+  Tensor g16 = pool.make({1, 16, 1, 1}, f), x2Half = pool.make({2, 4, 4, 4}, DType::F16);
+  expectError([&] { run({x, g16, g16, out16, nullptr, nullptr, &x2Rows}, 4); }, bad, "must match in");
+  expectError([&] { run({x, g16, g16, out16, nullptr, nullptr, &x2Half}, 4); }, bad, "one storage type");
+  expectError([&] { run({x, gamma, beta, out, nullptr, nullptr, &x2}, 4); }, bad, "differs from input");
+  Tensor aliased{x.ref, f, {2, 16, 4, 4}};
+  aliased.ref.size = aliased.bytes();
+  expectError([&] { run({x, g16, g16, aliased, nullptr, nullptr, &x2}, 4); }, bad, "must not overlap");
   Tensor odd = pool.make({1, 4, 3, 3}, f);
   Tensor g4 = pool.make({1, 4, 1, 1}, f);
   expectError(

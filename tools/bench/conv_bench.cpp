@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "device.hpp"
+#include "dispatch_timer.hpp"
 #include "error.hpp"
 #include "ops/conv2d.hpp"
 #include "vk/buffer.hpp"
@@ -98,22 +99,9 @@ struct Result {
 
 class Bench {
  public:
-  Bench() : device_(runtime::Device::createStandalone()), kernels_(gpu()), submit_(gpu()) {
-    const vk::Gpu& g = gpu();
-    if (g.facts.timestampPeriodNs > 0) {
-      VkQueryPoolCreateInfo qi{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
-      qi.queryType = VK_QUERY_TYPE_TIMESTAMP;
-      qi.queryCount = kMaxQueries;
-      TESSERA_VK_CHECK(g.fn.vkCreateQueryPool(g.device, &qi, nullptr, &queries_));
-    }
-  }
-  ~Bench() {
-    if (queries_) gpu().fn.vkDestroyQueryPool(gpu().device, queries_, nullptr);
-  }
+  Bench() : device_(runtime::Device::createStandalone()), kernels_(gpu()), submit_(gpu()), timer_(gpu(), 64) {}
   const vk::Gpu& gpu() const { return device_->gpu(); }
-  const char* timer() const { return queries_ ? "gpu-timestamps" : "wall-clock"; }
-
-  static constexpr uint32_t kMaxQueries = 64;
+  const char* timer() const { return timer_.available() ? "gpu-timestamps" : "wall-clock"; }
 
   // Throws tessera::Error when the variant cannot run the shape.
   Result measure(const BenchShape& s, Conv2dVariant variant, DType dtype, int runs, int repeat) {
@@ -158,32 +146,21 @@ class Bench {
     // With timestamps, one between every dispatch: the time of each stage of a multi-dispatch
     // variant comes with the total.
     const std::size_t n = prog.size();
-    const bool stamps = queries_ && n + 1 <= kMaxQueries;
+    const bool stamps = timer_.available() && n <= timer_.capacity();
     std::vector<std::vector<double>> stage(n / repeat);
     auto once = [&]() {
-      const auto t0 = std::chrono::steady_clock::now();
-      submit_.run([&](VkCommandBuffer cmd) {
-        if (stamps) {
-          fn.vkCmdResetQueryPool(cmd, queries_, 0, uint32_t(n + 1));
-          fn.vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, queries_, 0);
-          for (std::size_t i = 0; i < n; ++i) {
-            prog.record(cmd, i, 1);
-            fn.vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries_, uint32_t(i + 1));
-          }
-        } else {
-          prog.record(cmd);
-        }
-      });
-      const double wall =
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-      if (!stamps) return wall;
-      std::vector<uint64_t> ts(n + 1);
-      TESSERA_VK_CHECK(fn.vkGetQueryPoolResults(gpu().device, queries_, 0, uint32_t(n + 1), ts.size() * 8,
-                                                ts.data(), sizeof(uint64_t),
-                                                VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT));
-      const double toMs = gpu().facts.timestampPeriodNs * 1e-6;
-      for (std::size_t i = 0; i < n; ++i) stage[i % stage.size()].push_back(double(ts[i + 1] - ts[i]) * toMs);
-      return double(ts[n] - ts[0]) * toMs;
+      if (!stamps) {
+        const auto t0 = std::chrono::steady_clock::now();
+        submit_.run([&](VkCommandBuffer cmd) { prog.record(cmd); });
+        return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+      }
+      const std::vector<double> ms = timer_.run(submit_, prog);
+      double total = 0;
+      for (std::size_t i = 0; i < n; ++i) {
+        stage[i % stage.size()].push_back(ms[i]);
+        total += ms[i];
+      }
+      return total;
     };
     Result r;
     r.firstMs = once();
@@ -213,7 +190,7 @@ class Bench {
   std::unique_ptr<runtime::Device> device_;
   vk::KernelCache kernels_;
   vk::Submitter submit_;
-  VkQueryPool queries_ = VK_NULL_HANDLE;
+  bench::DispatchTimer timer_;
 };
 
 const BenchShape* findShape(const std::string& name) {

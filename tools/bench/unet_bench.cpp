@@ -11,8 +11,13 @@
 //                                   -> RESULT check SIZE DTYPE rel-l2 dispatches weights-bytes
 //                                      planned-activation-bytes naive-activation-bytes peak-live-bytes
 //        IO holds `sample`, `timestep`, `class_labels` and PyTorch's `expected` output.
-//   tessera-bench-unet MODEL.tsr SIZE [--fp16] [--runs N]   one measurement, printed for people
+//   tessera-bench-unet MODEL.tsr SIZE [--fp16] [--runs N] [--stage K] [--profile]
+//        one measurement, printed for people; --stage K: the network of the cascade's stage K
+//        (1 = the first super-resolution stage) instead of the base; --profile: GPU timestamps
+//        around every dispatch, medians over the runs, summed per kernel (where the time goes);
+//        with --all every dispatch in order, else the slowest.
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -24,6 +29,7 @@
 #include <vector>
 
 #include "device.hpp"
+#include "dispatch_timer.hpp"
 #include "error.hpp"
 #include "file_io.hpp"
 #include "graph/unet_graph.hpp"
@@ -41,8 +47,9 @@ struct Timing {
 
 class Bench {
  public:
-  explicit Bench(const std::string& modelPath)
-      : package_(model::ModelPackage::readFile(modelPath)),
+  explicit Bench(const std::string& modelPath, uint32_t stage = 0)
+      : whole_(model::ModelPackage::readFile(modelPath)),
+        package_(stageOf(whole_, stage)),
         device_(runtime::Device::createStandalone()),
         kernels_(device_->gpu()) {}
 
@@ -94,12 +101,38 @@ class Bench {
 
   const graph::GraphMemory& memory(uint32_t size, DType dtype) { return entry(size, dtype).graph->memory(); }
 
+  // Per dispatch of one evaluation: its kernel and the median of its GPU time over `runs`.
+  struct DispatchTime {
+    std::string kernel;
+    std::array<uint32_t, 3> groups;
+    double flops, medianMs;
+  };
+  std::vector<DispatchTime> profile(uint32_t size, DType dtype, int runs) {
+    Entry& e = entry(size, dtype);
+    const Program& prog = e.graph->program();
+    bench::DispatchTimer timer(device_->gpu(), uint32_t(prog.size()));
+    vk::Submitter submit(device_->gpu());
+    e.graph->writeInputs(e.inputs());
+    std::vector<std::vector<double>> ms(prog.size());
+    for (int r = 0; r < runs; ++r) {
+      const std::vector<double> t = timer.run(submit, prog);
+      for (std::size_t i = 0; i < t.size(); ++i) ms[i].push_back(t[i]);
+    }
+    std::vector<DispatchTime> out;
+    for (std::size_t i = 0; i < prog.size(); ++i) {
+      std::sort(ms[i].begin(), ms[i].end());
+      out.push_back({prog.kernelOf(i).name, prog.groupsOf(i), prog.flopsOf(i), ms[i][ms[i].size() / 2]});
+    }
+    return out;
+  }
+
  private:
   struct Entry {
     std::unique_ptr<graph::UnetGraph> graph;
     std::vector<float> sample, timestep;
     std::vector<int64_t> labels;
-    graph::UnetInputs inputs() const { return {sample, timestep, labels}; }
+    std::vector<float> classValues;
+    graph::UnetInputs inputs() const { return {sample, timestep, labels, classValues}; }
   };
 
   Entry& entry(uint32_t size, DType dtype) {
@@ -120,11 +153,20 @@ class Bench {
     for (std::size_t i = 0; i < e.sample.size(); ++i) e.sample[i] = float(std::sin(0.37 * double(i)));
     e.timestep = {500.0f};
     if (package_.layout().config.numClassEmbeds) e.labels = {1};
+    if (package_.layout().config.timestepClassEmbedding()) e.classValues = {0.1f};
     for (int i = 0; i < 2; ++i) e.graph->run(e.inputs());  // compile and fault in the arena
     return entries_.emplace(key, std::move(e)).first->second;
   }
 
-  model::ModelPackage package_;
+  static const model::ModelPackage& stageOf(const model::ModelPackage& whole, uint32_t stage) {
+    if (stage > whole.stages().size())
+      fail(ErrorCode::InvalidArgument, "--stage " + std::to_string(stage) + ": the package has " +
+                                           std::to_string(whole.stages().size()) + " super-resolution stage(s)");
+    return stage ? whole.stages()[stage - 1] : whole;
+  }
+
+  model::ModelPackage whole_;
+  const model::ModelPackage& package_;
   std::unique_ptr<runtime::Device> device_;
   vk::KernelCache kernels_;
   std::map<std::pair<uint32_t, DType>, Entry> entries_;
@@ -173,32 +215,89 @@ int serve(Bench& bench) {
   return 0;
 }
 
+void printProfile(const std::vector<Bench::DispatchTime>& d, bool all) {
+  struct Sum {
+    std::size_t count = 0;
+    double ms = 0, flops = 0;
+  };
+  std::map<std::string, Sum> per;
+  double total = 0;
+  for (const auto& x : d) {
+    Sum& s = per[x.kernel];
+    ++s.count;
+    s.ms += x.medianMs;
+    s.flops += x.flops;
+    total += x.medianMs;
+  }
+  std::vector<std::pair<std::string, Sum>> rows(per.begin(), per.end());
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.second.ms > b.second.ms; });
+  std::printf("| kernel | dispatches | ms | share | GFLOP/s (stated operations) |\n|---|---|---|---|---|\n");
+  for (const auto& [name, s] : rows) {
+    std::printf("| %s | %zu | %.2f | %.1f %% | ", name.c_str(), s.count, s.ms, 100 * s.ms / total);
+    if (s.flops > 0)
+      std::printf("%.1f |\n", s.flops / (s.ms * 1e-3) * 1e-9);
+    else
+      std::printf("- |\n");
+  }
+  std::printf("| all | %zu | %.2f | 100 %% | |\n", d.size(), total);
+  std::vector<std::size_t> order(d.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return d[a].medianMs > d[b].medianMs; });
+  std::printf("\n%s dispatches (index: kernel, workgroups, ms, GFLOP/s):\n", all ? "all" : "slowest");
+  if (all) std::sort(order.begin(), order.end());
+  for (std::size_t k = 0; k < (all ? order.size() : std::min<std::size_t>(12, order.size())); ++k) {
+    const auto& x = d[order[k]];
+    std::printf("  %zu: %s, %ux%ux%u, %.2f ms", order[k], x.kernel.c_str(), x.groups[0], x.groups[1], x.groups[2],
+                x.medianMs);
+    if (x.flops > 0) std::printf(", %.1f", x.flops / (x.medianMs * 1e-3) * 1e-9);
+    std::printf("\n");
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const char* usage =
       "usage: tessera-bench-unet MODEL.tsr --serve\n"
-      "       tessera-bench-unet MODEL.tsr SIZE [--fp16] [--runs N]\n";
+      "       tessera-bench-unet MODEL.tsr SIZE [--fp16] [--runs N] [--stage K] [--profile [--all]]\n";
   if (argc < 3) {
     std::fputs(usage, stderr);
     return 2;
   }
   try {
-    Bench bench(argv[1]);
-    if (std::string(argv[2]) == "--serve") return serve(bench);
+    if (std::string(argv[2]) == "--serve") {
+      Bench bench(argv[1]);
+      return serve(bench);
+    }
     const uint32_t size = parseSize(argv[2]);
     DType dtype = DType::F32;
     int runs = 5;
+    uint32_t stage = 0;
+    bool profile = false, all = false;
     for (int i = 3; i < argc; ++i) {
       const std::string a = argv[i];
       if (a == "--fp16") {
         dtype = DType::F16;
       } else if (a == "--runs" && i + 1 < argc) {
         runs = std::max(1, std::atoi(argv[++i]));
+      } else if (a == "--stage" && i + 1 < argc) {
+        stage = uint32_t(std::max(0, std::atoi(argv[++i])));
+      } else if (a == "--profile") {
+        profile = true;
+      } else if (a == "--all") {
+        all = true;
       } else {
         std::fputs(usage, stderr);
         return 2;
       }
+    }
+    Bench bench(argv[1], stage);
+    if (profile) {
+      std::printf("%s, %ux%u, %s storage, %s: median GPU time per dispatch over %d runs\n\n",
+                  bench.deviceName().c_str(), size, size, dtypeName(dtype),
+                  stage ? ("stage " + std::to_string(stage)).c_str() : "base", runs);
+      printProfile(bench.profile(size, dtype, runs), all);
+      return 0;
     }
     const Timing t = bench.time(size, dtype, runs);
     const graph::GraphMemory& m = bench.memory(size, dtype);
