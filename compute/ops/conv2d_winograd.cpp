@@ -4,8 +4,8 @@
 //   GEMM              U x V -> M[36][quad][tile][4]     (scratch), U = G g G^T packed at load time
 //   output transform  M -> out, with bias, residual and output scale fused
 // Packed weights: U[36][chunk][4 in-channels of the chunk][out-channel quad][4], then the bias as
-// [out-channel quad][4]. Quads are padded to a multiple of the subgroup size, tiles to the GEMM's
-// tile block; the padding is zero in U and never stored to the output.
+// [out-channel quad][4]. Quads are padded to the GEMM's lanes across quads, tiles to its tile
+// block; the padding is zero in U and never stored to the output.
 #include <algorithm>
 #include <array>
 #include <string>
@@ -21,14 +21,18 @@ using namespace conv2d_detail;
 namespace {
 
 constexpr uint32_t kPositions = 36;
-// GEMM blocking: tiles per workgroup (a multiple of the lane count) and output-channel quads per
-// lane; see docs/KERNELS.md for the measurements.
-uint32_t tileBlock(uint32_t s) { return std::max<uint32_t>(32, s); }
+// GEMM blocking: output-channel quads per lane, and tiles per lane (each lane of a subgroup of s
+// accumulates max(32, s) tiles); see docs/KERNELS.md for the measurements.
 constexpr uint32_t quadsPerLane() { return 1; }
+uint32_t tilesPerLane(uint32_t s) { return std::max<uint32_t>(32, s); }
 
-uint32_t quadsPadded(const Conv2dParams& p, uint32_t s) {
-  const uint32_t block = s * quadsPerLane();
-  return divUp(divUp(p.outChannels, 4), block) * block;
+// Lanes across the layer's quads: all s when it has that many, else the power of two that covers
+// them, the other lanes taking more tiles (a 16-channel layer: 4 lanes, 2 tile groups).
+uint32_t quadLanes(const Conv2dParams& p, uint32_t s) {
+  const uint32_t need = divUp(divUp(p.outChannels, 4), quadsPerLane());
+  uint32_t ql = 1;
+  while (ql < need && ql < s) ql *= 2;
+  return ql;
 }
 
 // The tile geometry for one input shape.
@@ -38,12 +42,12 @@ struct WinogradTiles {
   uint32_t padded = 0;  // count rounded up to the GEMM's tile block
 };
 
-WinogradTiles tilesFor(Shape4 in, uint32_t s) {
+WinogradTiles tilesFor(Shape4 in, uint32_t tileBlock) {
   WinogradTiles t;
   t.tilesX = divUp(in.w, 4);
   t.tilesY = divUp(in.h, 4);
   t.count = in.n * t.tilesX * t.tilesY;
-  t.padded = divUp(t.count, tileBlock(s)) * tileBlock(s);
+  t.padded = divUp(t.count, tileBlock) * tileBlock;
   return t;
 }
 
@@ -67,11 +71,17 @@ std::array<double, kPositions> transformKernel(const float* g) {
 }
 
 struct Layout {
-  uint32_t chunks, quads;
+  uint32_t chunks;
+  uint32_t quads;      // padded to a multiple of quadLanes * quadsPerLane
+  uint32_t quadLanes;  // the GEMM's lanes across quads
+  uint32_t tileBlock;  // the GEMM's tiles per workgroup: tiles per lane x tile groups
   std::size_t weightVec4s() const { return std::size_t(kPositions) * chunks * 4 * quads; }
 };
 
-Layout layoutOf(const Conv2dParams& p, uint32_t s) { return {chunksOf(p).count(), quadsPadded(p, s)}; }
+Layout layoutOf(const Conv2dParams& p, uint32_t s) {
+  const uint32_t ql = quadLanes(p, s), block = ql * quadsPerLane();
+  return {chunksOf(p).count(), divUp(divUp(p.outChannels, 4), block) * block, ql, tilesPerLane(s) * (s / ql)};
+}
 
 }  // namespace
 
@@ -113,13 +123,13 @@ struct Blocking {
   uint32_t padded;  // tiles of the largest block, rounded up to the GEMM's tile block
 };
 
-Blocking blockingFor(const Layout& l, uint32_t s, Shape4 in, uint64_t range) {
-  const WinogradTiles t = tilesFor(in, s);
+Blocking blockingFor(const Layout& l, Shape4 in, uint64_t range) {
+  const WinogradTiles t = tilesFor(in, l.tileBlock);
   const uint64_t perTile = uint64_t(kPositions) * std::max(l.chunks, l.quads) * 16;
   if (uint64_t(t.padded) * perTile <= range) return {in.n, t.tilesY, t.padded};
   // The most tiles a binding holds, a whole number of GEMM tile blocks, so a block of at most
   // this many tiles still fits after its padding.
-  const uint64_t cap = range / perTile / tileBlock(s) * tileBlock(s);
+  const uint64_t cap = range / perTile / l.tileBlock * l.tileBlock;
   const uint64_t perImage = uint64_t(t.tilesX) * t.tilesY;
   Blocking b;
   if (perImage <= cap) {
@@ -135,7 +145,7 @@ Blocking blockingFor(const Layout& l, uint32_t s, Shape4 in, uint64_t range) {
                                        std::to_string(range));
   }
   const uint32_t tiles = b.images * b.rows * t.tilesX;
-  b.padded = divUp(tiles, tileBlock(s)) * tileBlock(s);
+  b.padded = divUp(tiles, l.tileBlock) * l.tileBlock;
   return b;
 }
 
@@ -206,12 +216,12 @@ void recordBlock(const Conv2d& conv, Program& prog, vk::KernelCache& kernels, co
   struct GemmPush {
     uint32_t chunks, quads, tilesPadded;
   };
-  const uint32_t gemmSpec[] = {s, tileBlock(s), quadsPerLane()};
+  const uint32_t gemmSpec[] = {s, l.tileBlock, quadsPerLane(), l.quadLanes};
   const vk::Kernel& gemm = kernels.get("conv2d_winograd_gemm", fp16, gemmSpec);
   // The block's share of the convolution's work, by its tiles.
   const double flops = conv.flops(in) * b.tiles / t.count;
-  prog.add(gemm, {io.weights.ref, v, m}, GemmPush{l.chunks, l.quads, b.padded}, b.padded / tileBlock(s),
-           l.quads / (s * quadsPerLane()), kPositions, flops);
+  prog.add(gemm, {io.weights.ref, v, m}, GemmPush{l.chunks, l.quads, b.padded}, b.padded / l.tileBlock,
+           l.quads / (l.quadLanes * quadsPerLane()), kPositions, flops);
 
   struct OutputPush {
     uint32_t cout, quads, h, w, tilesX, rows, tiles, tilesPadded, biasAt, hasBias, hasResidual;
@@ -232,7 +242,7 @@ void recordBlock(const Conv2d& conv, Program& prog, vk::KernelCache& kernels, co
 
 std::size_t scratchBytes(const Conv2dParams& p, uint32_t s, Shape4 in, uint64_t alignment, uint64_t range) {
   const Layout l = layoutOf(p, s);
-  const ScratchLayout sl = scratchLayout(l, blockingFor(l, s, in, range).padded, alignment);
+  const ScratchLayout sl = scratchLayout(l, blockingFor(l, in, range).padded, alignment);
   return sl.mOffset + sl.mBytes;
 }
 
@@ -243,8 +253,8 @@ void record(const Conv2d& conv, Program& prog, vk::KernelCache& kernels, const C
   const Shape4 in = io.in.shape;
   const Layout l = layoutOf(p, s);
   const Chunks ch = chunksOf(p);
-  const WinogradTiles t = tilesFor(in, s);
-  const Blocking blocking = blockingFor(l, s, in, range);
+  const WinogradTiles t = tilesFor(in, l.tileBlock);
+  const Blocking blocking = blockingFor(l, in, range);
   const uint64_t mOffset = scratchLayout(l, blocking.padded, alignment).mOffset;
   const BufferRef& scr = io.scratch->ref;
   for (uint32_t image = 0; image < in.n; image += blocking.images)
@@ -255,7 +265,7 @@ void record(const Conv2d& conv, Program& prog, vk::KernelCache& kernels, const C
       b.images = std::min(blocking.images, in.n - image);
       b.rows = std::min(blocking.rows, t.tilesY - row);
       b.tiles = b.images * b.rows * t.tilesX;
-      b.padded = divUp(b.tiles, tileBlock(s)) * tileBlock(s);
+      b.padded = divUp(b.tiles, l.tileBlock) * l.tileBlock;
       const ScratchLayout sl = scratchLayout(l, b.padded, alignment);
       b.v = {scr.buffer, scr.offset, sl.vBytes};
       b.m = {scr.buffer, scr.offset + mOffset, sl.mBytes};

@@ -31,18 +31,41 @@ TEST_F(Conv2dWinogradTest, RowsOfFourMatchReference) {
     }
 }
 
+TEST_F(Conv2dWinogradTest, EveryNumberOfLanesAcrossQuads) {
+  // 1, 2, 4 and 8 output quads (3, 8, 16 and 29 channels): the GEMM puts 1, 2, 4 or 8 lanes on
+  // the quads and the rest on more tiles; sizes whose tiles do not fill the larger tile blocks.
+  for (DType t : precisions())
+    for (uint32_t cout : {3u, 8u, 16u, 29u}) {
+      check(Conv2dVariant::Winograd, t, {{2, 7, 12, 16}, 0, cout, 3, 1, Padding::Circular, true, true, 0.5f});
+      check(Conv2dVariant::Winograd, t, {{1, 6, 9, 10}, 5, cout, 3, 1, Padding::Zeros, true, false});
+    }
+}
+
 TEST_F(Conv2dWinogradTest, CircularPaddingCommutesWithRoll) {
   for (DType t : precisions())
     for (uint32_t w : {14u, 40u})
       checkRollProperty(Conv2dVariant::Winograd, t, {{1, 6, 9, w}, 0, 7, 3, 1, Padding::Circular}, 3);
 }
 
-// Bytes of V or M per tile: 36 positions x the larger of input chunks and output quads (padded to
-// the subgroup) x one vec4 of fp32 (docs/KERNELS.md, "Splitting").
-uint64_t bytesPerTile(const Case& c) {
+// The GEMM's lanes across output quads: the power of two covering the quads, at most the subgroup.
+uint32_t quadLanes(const Case& c) {
   const uint32_t s = GpuTest::gpu().facts.subgroupSize;
+  uint32_t ql = 1;
+  while (ql < divUp(c.cout, 4) && ql < s) ql *= 2;
+  return ql;
+}
+
+// Tiles per GEMM workgroup: max(32, subgroup) per lane, times the lanes' tile groups.
+uint32_t tileBlock(const Case& c) {
+  const uint32_t s = GpuTest::gpu().facts.subgroupSize;
+  return std::max<uint32_t>(32, s) * (s / quadLanes(c));
+}
+
+// Bytes of V or M per tile: 36 positions x the larger of input chunks and output quads (padded to
+// the GEMM's lanes across quads) x one vec4 of fp32 (docs/KERNELS.md, "Splitting").
+uint64_t bytesPerTile(const Case& c) {
   const uint32_t chunks = divUp(c.in.c, 4) + divUp(c.in2, 4);
-  const uint32_t quads = divUp(divUp(c.cout, 4), s) * s;
+  const uint32_t quads = divUp(divUp(c.cout, 4), quadLanes(c)) * quadLanes(c);
   return 36ull * std::max(chunks, quads) * 16;
 }
 
@@ -80,8 +103,24 @@ TEST_F(Conv2dWinogradTest, SplitDispatchesMatchUnsplit) {
         for (uint64_t tiles : {192u, 96u, 32u}) {
           const uint64_t perImage = uint64_t(divUp(w, 4)) * 10;
           if (tiles == 192 && perImage * 2 > 192) continue;
-          checkSplit(t, {{3, 5, 40, w}, 3, 6, 3, 1, pad, true, true, 0.5f}, tiles);
+          checkSplit(t, {{3, 5, 40, w}, 3, 32, 3, 1, pad, true, true, 0.5f}, tiles);
         }
+}
+
+TEST_F(Conv2dWinogradTest, FewOutputChannelsSplitToo) {
+  // 6 output channels: 2 quads, so the GEMM's lanes spread over more tiles and its tile block is
+  // larger; blocks are whole numbers of it. Batch 3 of 40x36 (90 tiles an image): two images per
+  // block, then one; one 40x200 image (500 tiles): bands of tile rows.
+  for (DType t : precisions())
+    for (Padding pad : {Padding::Circular, Padding::Zeros}) {
+      const Case batch{{3, 5, 40, 36}, 3, 6, 3, 1, pad, true, true, 0.5f};
+      const uint64_t block = tileBlock(batch);
+      ASSERT_GT(block, 32u) << "6 channels should give the GEMM more tiles per workgroup";
+      if (block < 90) continue;  // a device with large subgroups: the cases below are not splits
+      checkSplit(t, batch, divUp(180, block) * block);
+      checkSplit(t, batch, divUp(90, block) * block);
+      checkSplit(t, {{1, 5, 40, 200}, 0, 6, 3, 1, pad, true, false}, divUp(100, block) * block);
+    }
 }
 
 TEST_F(Conv2dWinogradTest, RangeBelowOneTileRowIsRefused) {
