@@ -15,7 +15,7 @@
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint NB = 16;  // tiles per workgroup (a multiple of the lane count)
 layout(constant_id = 2) const uint MB = 1;   // output-channel quads per lane
-layout(constant_id = 3) const uint QL = 8;   // lanes across quads: a power of two dividing S
+layout(constant_id = 3) const uint QL = 1;   // lanes across quads: a power of two dividing S (1 keeps the defaults valid)
 
 const uint S = gl_WorkGroupSize.x;  // lanes; the workgroup is one subgroup
 const uint PL = NB / (S / QL);      // tiles per lane
