@@ -168,13 +168,13 @@ struct UnetGraph::Builder {
     const std::string& pf = r.prefix;
     const uint32_t groups = g.config().normNumGroups;
     const bool scaleShift = g.config().resnetTimeScaleShift == model::TimeScaleShift::ScaleShift;
-    int h1 = -1, input = x, input2 = -1;
+    int input = x, input2 = -1;
     if (skip >= 0 && readsSkipInPlace(r)) {
       input2 = skip;
     } else if (skip >= 0) {
       input = concat(x, skip);
     }
-    h1 = norm(pf + ".norm1.weight", pf + ".norm1.bias", input, groups, true, -1, -1, input2);
+    int h1 = norm(pf + ".norm1.weight", pf + ".norm1.bias", input, groups, true, -1, -1, input2);
     if (r.resample == ResnetLayout::Resample::AvgPool2x) {
       h1 = pool(h1);
       input = pool(input);

@@ -70,10 +70,13 @@ BufferRef Stage::scratch(uint64_t offset, uint64_t bytes) const {
   return graph_->arena().region(ArenaRegion::Scratch, offset, bytes);
 }
 
+Tensor Stage::fp32At(uint64_t offset, const Shape4& s) const {
+  return Tensor{scratch(offset, s.count() * 4), DType::F32, s};
+}
+
 sampler::SamplerState Stage::state(uint32_t n, uint32_t h, uint32_t w) const {
   const Shape4 s{n, channels_, h, w};
-  auto t = [&](uint64_t off) { return Tensor{scratch(off, s.count() * 4), DType::F32, s}; };
-  return {t(x_), t(e_), t(d_), t(p_)};
+  return {fp32At(x_, s), fp32At(e_, s), fp32At(d_, s), fp32At(p_, s)};
 }
 
 Tensor Stage::classValues(uint32_t netBatch, uint32_t height, uint32_t width) const {
@@ -104,9 +107,8 @@ const Stage::SamplerPrograms& Stage::samplerPrograms(const SamplerKey& k, const 
   vk::KernelCache& kernels = *ctx_.kernels;
   const sampler::SamplerState st = state(k.n, k.height, k.width);
   const Shape4 s{k.n, channels_, k.height, k.width};
-  const Tensor init{scratch(init_, s.count() * 4), DType::F32, s};
-  const Shape4 ms{k.n, 1, k.height, k.width};
-  const Tensor mask{scratch(mask_, ms.count() * 4), DType::F32, ms};
+  const Tensor init = fp32At(init_, s);
+  const Tensor mask = fp32At(mask_, {k.n, 1, k.height, k.width});
   // The group's packed inputs are copied from staging to rawInit / rawMask before this runs.
   const uint64_t px = uint64_t(k.height) * k.width;
   const graph::UnetIO io = graph_->io(k.netBatch, k.height, k.width);
@@ -118,8 +120,7 @@ const Stage::SamplerPrograms& Stage::samplerPrograms(const SamplerKey& k, const 
   p.begin = std::make_unique<Program>(gpu_);
   if (k.init) sampler::imageDecode(*p.begin, kernels, rawInit, init, k.inputFactor);
   if (k.mask) sampler::maskDecode(*p.begin, kernels, rawMask, mask, k.inputFactor);
-  const auto u = [&] { return Tensor{scratch(u_, s.count() * 4), DType::F32, s}; };
-  if (k.init && residual()) ops::axpby(*p.begin, kernels, init, u(), init, 1.0f, -1.0f);
+  if (k.init && residual()) ops::axpby(*p.begin, kernels, init, fp32At(u_, s), init, 1.0f, -1.0f);
   sampler::samplerStart(*p.begin, kernels, sh.params, st, k.init ? &init : nullptr);
   p.prepare = std::make_unique<Program>(gpu_);
   sampler::samplerPrepare(*p.prepare, kernels, sh.params, st.e, io.sample, io.timesteps,
@@ -129,7 +130,7 @@ const Stage::SamplerPrograms& Stage::samplerPrograms(const SamplerKey& k, const 
                          k.mask ? &mask : nullptr);
   if (residual()) {
     p.finish = std::make_unique<Program>(gpu_);
-    ops::add(*p.finish, kernels, st.x, u(), st.x);
+    ops::add(*p.finish, kernels, st.x, fp32At(u_, s), st.x);
   }
   p.encode = std::make_unique<Program>(gpu_);
   BufferRef pixels = sh.pixels;
@@ -169,10 +170,8 @@ const Program& Stage::conditionProgram(const Stage& previous, uint32_t n, uint32
   sampler::conditionNoise(*p, kernels, sh.params, prev.x, low,
                           float(package_.metadata().tessera.condSigma.value_or(0.0)), conditionStream(index_));
   sampler::upsamplePeriodic(*p, kernels, low, io.sample, f, channels_);
-  if (residual()) {  // U in fp32 for the state's space, whatever the network's storage type
-    const Shape4 us{n, channels_, height, width};
-    sampler::upsamplePeriodic(*p, kernels, low, Tensor{scratch(u_, us.count() * 4), DType::F32, us}, f, 0);
-  }
+  if (residual())  // U in fp32 for the state's space, whatever the network's storage type
+    sampler::upsamplePeriodic(*p, kernels, low, fp32At(u_, {n, channels_, height, width}), f, 0);
   p->finalize();
   return *conditionPrograms_.emplace(key, std::move(p)).first->second;
 }

@@ -115,6 +115,8 @@ class Stage {
 
  private:
   BufferRef scratch(uint64_t offset, uint64_t bytes) const;
+  // An fp32 tensor of this shape at an absolute scratch offset (the state's tensors).
+  Tensor fp32At(uint64_t offset, const Shape4& s) const;
 
   tsr_context_t& ctx_;
   const model::ModelPackage& package_;
