@@ -9,9 +9,13 @@
 #include "common.glsl"
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const bool CIRCULAR = false;
+// The GroupNorm before the convolution, folded in (as in conv2d_winograd_input4.comp).
+layout(constant_id = 2) const bool NORM = false;
+layout(constant_id = 3) const bool NORM_SILU = false;
 
 layout(std430, binding = 0) readonly buffer In { STORE_T x[]; };
 layout(std430, binding = 1) writeonly buffer V { vec4 v[]; };
+layout(std430, binding = 2) readonly buffer Coefficients { vec4 coefficients[]; };  // NORM: [N][coeffChannels]
 
 layout(push_constant) uniform Push {
   uint channels;  // of this input
@@ -23,6 +27,8 @@ layout(push_constant) uniform Push {
   uint tiles;     // of this block: images * rows * tilesX
   uint tilesPadded;
   uint imageBase, rowBase;  // the block's first image and first tile row in it
+  uint coeffBase;      // NORM: this input's first channel among the coefficients' channels
+  uint coeffChannels;  // NORM: channels of the coefficients (both inputs of a concat)
 } p;
 
 // d: 6 values along one axis -> B^T d.
@@ -66,9 +72,14 @@ void main() {
     const uint c = q * 4u + j;
     const bool real = c < p.channels;
     const uint base = (n * p.channels + min(c, p.channels - 1u)) * p.h * p.w;
+    const vec4 k = NORM ? coefficients[n * p.coeffChannels + p.coeffBase + min(c, p.channels - 1u)] : vec4(0.0);
     [[unroll]] for (uint r = 0; r < 6; ++r)
       [[unroll]] for (uint s = 0; s < 6; ++s) {
-        const float val = LD(x[base + rowAt[r] + colAt[s]]);
+        float val = LD(x[base + rowAt[r] + colAt[s]]);
+        if (NORM) {
+          val = (val - k.x) * k.y + k.z;
+          if (NORM_SILU) val = val / (1.0 + exp(-val));
+        }
         d[r][s][j] = real && rowOk[r] && colOk[s] ? val : 0.0;
       }
   }

@@ -13,12 +13,17 @@
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const bool CIRCULAR = false;
 layout(constant_id = 2) const uint BAND = 4;  // tile rows per workgroup
+// The GroupNorm before the convolution, folded in: each loaded value becomes
+// (x - center) * scale + shift (then SiLU) with its channel's coefficients, before the padding zeros.
+layout(constant_id = 3) const bool NORM = false;
+layout(constant_id = 4) const bool NORM_SILU = false;
 
 const uint S = gl_WorkGroupSize.x;  // lanes; the workgroup is one subgroup
 
 layout(std430, binding = 0) readonly buffer In { STORE_T x[]; };
 layout(std430, binding = 1) readonly buffer In4 { STORE_VEC4 x4[]; };  // the same buffer
 layout(std430, binding = 2) writeonly buffer V { vec4 v[]; };
+layout(std430, binding = 3) readonly buffer Coefficients { vec4 coefficients[]; };  // NORM: [N][coeffChannels]
 
 layout(push_constant) uniform Push {
   uint channels;   // of this input
@@ -30,9 +35,12 @@ layout(push_constant) uniform Push {
   uint rows;       // tile rows of each image in this block (all of them unless the op split it)
   uint tilesPadded;
   uint imageBase, rowBase;  // the block's first image and first tile row in it
+  uint coeffBase;      // NORM: this input's first channel among the coefficients' channels
+  uint coeffChannels;  // NORM: channels of the coefficients (both inputs of a concat)
 } p;
 
-vec4 raw[6][6];  // the current tile's input rows: [row][column], one component per channel
+vec4 raw[6][6];
+vec4 norm[4];  // NORM: the chunk's 4 channels' (center, scale, shift, -)  // the current tile's input rows: [row][column], one component per channel
 
 uint lane, tx0, tx, lastLane, q, n, nLocal;  // n: the image; nLocal: its place in the block
 uint left, right;
@@ -51,8 +59,16 @@ void loadRow(uint r, uint ty) {
   [[unroll]] for (uint j = 0; j < 4; ++j) {
     const bool ok = rowOk && q * 4u + j < p.channels;
     const uint at = (n * p.channels + min(q * 4u + j, p.channels - 1u)) * p.h * p.w + rowAt;
-    const vec4 mid = LD4(x4[at / 4u + tx]);
-    const float halo = LD(x[at + uint(haloCol)]);
+    vec4 mid = LD4(x4[at / 4u + tx]);
+    float halo = LD(x[at + uint(haloCol)]);
+    if (NORM) {
+      mid = (mid - norm[j].x) * norm[j].y + norm[j].z;
+      halo = (halo - norm[j].x) * norm[j].y + norm[j].z;
+      if (NORM_SILU) {
+        mid = mid / (1.0 + exp(-mid));
+        halo = halo / (1.0 + exp(-halo));
+      }
+    }
     const float l = lane == 0u ? (leftOk ? subgroupShuffle(halo, 0u) : 0.0) : subgroupShuffle(mid.w, left);
     const float rr = lane == lastLane ? (rightOk ? subgroupShuffle(halo, 1u) : 0.0) : subgroupShuffle(mid.x, right);
     raw[r][0][j] = ok ? l : 0.0;
@@ -105,6 +121,9 @@ void main() {
   leftOk = CIRCULAR || tx0 > 0u;
   rightOk = CIRCULAR || 4u * (tx0 + lastLane + 1u) < p.w;
   haloCol = clamp(CIRCULAR ? wrap(edge, p.w) : edge, 0, int(p.w) - 1);
+  if (NORM)
+    [[unroll]] for (uint j = 0; j < 4; ++j)
+      norm[j] = coefficients[n * p.coeffChannels + p.coeffBase + min(q * 4u + j, p.channels - 1u)];
 
   const uint ty0 = p.rowBase + gl_WorkGroupID.y * BAND, tyEnd = min(ty0 + BAND, p.rowBase + p.rows);
   [[unroll]] for (uint r = 0; r < 6; ++r) loadRow(r, ty0);

@@ -15,11 +15,15 @@
 //   SCALE_SHIFT  h = h * (1 + s[n,c]) + s[n,C+c] after the affine ("scale_shift" conditioning)
 //   SILU         h = h * sigmoid(h) last
 //   TWO_INPUTS   channels [firstChannels, C) come from a second tensor: a concat read in place
+//   COEFFICIENTS no normalised tensor: per (n, c) the vec4 (center, scale, shift, 0) with which the
+//                consumer normalises on its own loads, h = (x - center) * scale + shift (SiLU, if
+//                any, is the consumer's): a GroupNorm folded into the convolution after it
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const bool PRE_ADD = false;
 layout(constant_id = 2) const bool SCALE_SHIFT = false;
 layout(constant_id = 3) const bool SILU = false;
 layout(constant_id = 4) const bool TWO_INPUTS = false;
+layout(constant_id = 5) const bool COEFFICIENTS = false;
 
 layout(std430, binding = 0) readonly buffer In { GN_STORE x[]; };
 layout(std430, binding = 1) readonly buffer Gamma { STORE_T gamma[]; };
@@ -28,6 +32,7 @@ layout(std430, binding = 3) readonly buffer PreAdd { STORE_T preAdd[]; };       
 layout(std430, binding = 4) readonly buffer ScaleShift { STORE_T scaleShift[]; };  // [N,2C]
 layout(std430, binding = 5) writeonly buffer Out { GN_STORE o[]; };
 layout(std430, binding = 6) readonly buffer In2 { GN_STORE x2[]; };  // TWO_INPUTS
+layout(std430, binding = 7) writeonly buffer Coefficients { vec4 coefficients[]; };  // [N,C]
 
 layout(push_constant) uniform Push {
   uint batch;
@@ -120,6 +125,11 @@ void main() {
           const float scale = 1.0 + LD(scaleShift[n * 2u * C + c]);
           a *= scale;
           b = b * scale + LD(scaleShift[n * 2u * C + C + c]);
+        }
+        if (COEFFICIENTS) {
+          // One lane per channel writes; the others only keep the branch uniform.
+          if (t == 0u) coefficients[n * C + c] = vec4(center, a, b, 0.0);
+          continue;
         }
         bool second;
         const uint from = planeStart(n, c, vecs, second);

@@ -92,18 +92,43 @@ struct UnetGraph::Builder {
   }
 
   // ---- ops ----
-  int conv(const std::string& name, int in, int in2 = -1, int residual = -1, float scale = 1.0f, int out = -1) {
+  // `inNorm` >= 0: the coefficients of a GroupNorm + SiLU the layer applies on its loads.
+  int conv(const std::string& name, int in, int in2 = -1, int residual = -1, float scale = 1.0f, int out = -1,
+           int inNorm = -1) {
     const ops::Conv2d& c = *g.convs_.at(name);
     Shape4 is = S(in);
     if (in2 >= 0) is.c += S(in2).c;
     if (out < 0) out = tensor(c.outputShape(is));
     const std::size_t sb = c.scratchBytes(is);
     const int scr = sb ? scratch(sb) : -1;
-    step({in, in2, residual, out, scr}, [=, this, &c](Program& p) {
+    step({in, in2, residual, out, scr, inNorm}, [=, this, &c](Program& p) {
       ops::Conv2dIO io{T(in), P(in2), W(name + ".weight"), T(out), P(residual), P(scr), scale, pad};
+      io.inputNorm = P(inNorm);
+      io.inputNormSilu = inNorm >= 0;
       c.record(p, g.kernels_, io);
     });
     return out;
+  }
+  // GroupNorm + SiLU, then a 3x3 convolution. Where the layer normalises on its loads
+  // (Winograd), the GroupNorm only writes its per-channel coefficients and the normalised tensor
+  // is never written or read; elsewhere the two ops as they are.
+  int normSiluConv(const std::string& normName, const std::string& convName, int in, int in2, uint32_t groups,
+                   int preAdd, int scaleShift, int residual = -1, float scale = 1.0f, int out = -1) {
+    if (!g.convs_.at(convName)->foldsInputNorm()) {
+      const int h = norm(normName + ".weight", normName + ".bias", in, groups, true, preAdd, scaleShift, in2);
+      return conv(convName, h, -1, residual, scale, out);
+    }
+    Shape4 s = S(in);
+    if (in2 >= 0) s.c += S(in2).c;
+    nodes.push_back({{s.n, s.c, 1, 4}, DType::F32});
+    const int k = int(nodes.size()) - 1;
+    const float eps = float(g.config().normEps);
+    const std::string w = normName + ".weight", b = normName + ".bias";
+    step({in, in2, preAdd, scaleShift, k}, [=, this](Program& p) {
+      ops::GroupNormIO io{T(in), W(w), W(b), T(k), P(preAdd), P(scaleShift), P(in2)};
+      ops::groupNorm(p, g.kernels_, io, ops::GroupNormParams{groups, eps, false, true});
+    });
+    return conv(convName, in, in2, residual, scale, out, k);
   }
   int norm(const std::string& weight, const std::string& bias, int in, uint32_t groups, bool silu, int preAdd = -1,
            int scaleShift = -1, int in2 = -1) {
@@ -174,20 +199,24 @@ struct UnetGraph::Builder {
     } else if (skip >= 0) {
       input = concat(x, skip);
     }
-    int h1 = norm(pf + ".norm1.weight", pf + ".norm1.bias", input, groups, true, -1, -1, input2);
-    if (r.resample == ResnetLayout::Resample::AvgPool2x) {
-      h1 = pool(h1);
-      input = pool(input);
-    } else if (r.resample == ResnetLayout::Resample::Nearest2x) {
-      h1 = upsample(h1);
-      input = upsample(input);
+    int c1;
+    if (r.resample == ResnetLayout::Resample::None) {
+      c1 = normSiluConv(pf + ".norm1", pf + ".conv1", input, input2, groups, -1, -1);
+    } else {
+      int h1 = norm(pf + ".norm1.weight", pf + ".norm1.bias", input, groups, true, -1, -1, input2);
+      if (r.resample == ResnetLayout::Resample::AvgPool2x) {
+        h1 = pool(h1);
+        input = pool(input);
+      } else {
+        h1 = upsample(h1);
+        input = upsample(input);
+      }
+      c1 = conv(pf + ".conv1", h1);
     }
-    const int c1 = conv(pf + ".conv1", h1);
     const int temb = linear(pf + ".time_emb_proj", emb, scaleShift ? 2 * r.outChannels : r.outChannels, true, false);
-    const int h2 = scaleShift ? norm(pf + ".norm2.weight", pf + ".norm2.bias", c1, groups, true, -1, temb)
-                              : norm(pf + ".norm2.weight", pf + ".norm2.bias", c1, groups, true, temb);
     const int residual = r.hasShortcut ? conv(pf + ".conv_shortcut", input, input2) : input;
-    return conv(pf + ".conv2", h2, -1, residual, float(1.0 / r.outputScale));
+    return normSiluConv(pf + ".norm2", pf + ".conv2", c1, -1, groups, scaleShift ? -1 : temb, scaleShift ? temb : -1,
+                        residual, float(1.0 / r.outputScale));
   }
 
   int attention(const AttentionLayout& a, int x) {
@@ -275,7 +304,11 @@ void UnetGraph::packWeights() {
     norm(pf + ".norm1");
     if (r.hasShortcut)
       conv(pf + ".conv_shortcut", r.inChannels, readsSkipInPlace(r) ? r.concatChannels : 0, r.outChannels, 1, 1);
-    conv(pf + ".conv1", r.inChannels, 0, r.outChannels, 3, 1);
+    // Where conv1 folds norm1 into its loads (Winograd), it reads the up block's cat(hidden, skip)
+    // in place as norm1 does; elsewhere it reads norm1's output.
+    const ops::Conv2dParams p1{r.inChannels, 0, r.outChannels, 3, 1, padding_, true};
+    const bool folds = ops::Conv2d::choose(gpu_.facts, p1, dt) == ops::Conv2dVariant::Winograd;
+    conv(pf + ".conv1", r.inChannels, readsSkipInPlace(r) && folds ? r.concatChannels : 0, r.outChannels, 3, 1);
     lin(pf + ".time_emb_proj", scaleShift ? 2 * r.outChannels : r.outChannels, l.timeEmbedDim);
     norm(pf + ".norm2");
     conv(pf + ".conv2", r.outChannels, 0, r.outChannels, 3, 1);
@@ -535,8 +568,7 @@ std::unique_ptr<Program> UnetGraph::build(uint32_t batch, uint32_t height, uint3
     if (s.kind == ResamplerLayout::Kind::Conv) x = b.conv(s.prefix + ".conv", b.upsample(x));
     if (s.kind == ResamplerLayout::Kind::Resnet) x = b.resnet(s.resnet, x, -1, emb);
   }
-  x = b.norm("conv_norm_out.weight", "conv_norm_out.bias", x, c.normNumGroups, true);
-  b.conv("conv_out", x, -1, -1, 1.0f, output);
+  b.normSiluConv("conv_norm_out", "conv_out", x, -1, c.normNumGroups, -1, -1, -1, 1.0f, output);
 
   // Plan the activations (staging tensors take no part: they sit at fixed offsets).
   std::vector<TensorLifetime> lives;

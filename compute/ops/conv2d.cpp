@@ -190,6 +190,14 @@ void Conv2d::validate(const Conv2dIO& io) const {
     require(io.residual->dtype == dtype_, kOp, "residual has another storage type");
     requireFits(*io.residual, kOp, "residual");
   }
+  if (io.inputNorm) {
+    require(foldsInputNorm(), kOp,
+            std::string("the ") + variantName(variant_) + " variant cannot normalise its input on its loads");
+    const Shape4 want{in.n, p_.inChannels, 1, 4};
+    require(io.inputNorm->shape == want && io.inputNorm->dtype == DType::F32, kOp,
+            "input normalisation " + io.inputNorm->shape.str() + " must be fp32 " + want.str());
+    requireFits(*io.inputNorm, kOp, "input normalisation");
+  }
   requireFits(io.in, kOp, "input");
   requireFits(io.out, kOp, "output");
   requireFits(io.weights, kOp, "weights");

@@ -63,6 +63,13 @@ struct Conv2dIO {
   // Overrides params().padding for this dispatch (3x3 only): the packed weights do not depend
   // on it, so one layer serves tileable and plain requests.
   std::optional<Padding> padding;
+  // The GroupNorm before the layer, folded into its loads (only where foldsInputNorm()): the layer
+  // reads (x - c.x) * c.y + c.z per value x of channel k of image n, c the vec4 at [n][k] of this
+  // fp32 [N, inChannels, 1, 4] tensor (groupNorm with coefficientsOnly), then SiLU when
+  // inputNormSilu; the padding stays zero (or wraps) after the normalisation, as when the
+  // normalised tensor is the input.
+  const Tensor* inputNorm = nullptr;
+  bool inputNormSilu = false;
 };
 
 class Conv2d {
@@ -91,6 +98,9 @@ class Conv2d {
   Shape4 outputShape(Shape4 in) const;
   // The padding a dispatch with these arguments uses.
   Padding paddingFor(const Conv2dIO& io) const { return p_.kernel == 1 ? p_.padding : io.padding.value_or(p_.padding); }
+
+  // Whether the variant can normalise its input on its loads (Conv2dIO::inputNorm): Winograd.
+  bool foldsInputNorm() const { return variant_ == Variant::Winograd; }
 
   // Validates shapes, types and ranges, then appends the variant's dispatches.
   void record(Program& prog, vk::KernelCache& kernels, const Conv2dIO& io) const;

@@ -185,33 +185,39 @@ void recordBlock(const Conv2d& conv, Program& prog, vk::KernelCache& kernels, co
   const bool rows4 = in.w % 4 == 0;
   const uint32_t circular = conv.paddingFor(io) == Padding::Circular;
   const double transformFlops = 0;  // GFLOP/s figures count the direct convolution's work (below)
-  auto inputTransform = [&](const Tensor& x, uint32_t channels, uint32_t inChunks, uint32_t chunkBase) {
+  // The folded GroupNorm's coefficients (bound to V, never read, when there are none).
+  const uint32_t norm = io.inputNorm != nullptr, normSilu = norm && io.inputNormSilu;
+  const BufferRef coeffs = norm ? io.inputNorm->ref : v;
+  auto inputTransform = [&](const Tensor& x, uint32_t channels, uint32_t inChunks, uint32_t chunkBase,
+                            uint32_t coeffBase) {
     if (rows4) {
       // Rows of 4 columns as vec4, shared with neighbouring lanes (conv2d_winograd_input4.comp).
       struct Push {
         uint32_t channels, inChunks, chunkBase, chunks, h, w, tilesX, rows, tilesPadded, imageBase, rowBase;
+        uint32_t coeffBase, coeffChannels;
       };
       constexpr uint32_t kBand = 4;
-      const uint32_t spec[] = {s, circular, kBand};
+      const uint32_t spec[] = {s, circular, kBand, norm, normSilu};
       const vk::Kernel& k = kernels.get("conv2d_winograd_input4", fp16, spec);
-      prog.add(k, {x.ref, x.ref, v},
+      prog.add(k, {x.ref, x.ref, v, coeffs},
                Push{channels, inChunks, chunkBase, l.chunks, in.h, in.w, t.tilesX, b.rows, b.padded, b.imageBase,
-                    b.rowBase},
+                    b.rowBase, coeffBase, p.inChannels},
                divUp(t.tilesX, s), divUp(b.rows, kBand), b.images * inChunks, transformFlops);
       return;
     }
     struct Push {
       uint32_t channels, chunkBase, chunks, h, w, tilesX, rows, tiles, tilesPadded, imageBase, rowBase;
+      uint32_t coeffBase, coeffChannels;
     };
-    const uint32_t spec[] = {s, circular};
+    const uint32_t spec[] = {s, circular, norm, normSilu};
     const vk::Kernel& k = kernels.get("conv2d_winograd_input", fp16, spec);
-    prog.add(k, {x.ref, v},
+    prog.add(k, {x.ref, v, coeffs},
              Push{channels, chunkBase, l.chunks, in.h, in.w, t.tilesX, b.rows, b.tiles, b.padded, b.imageBase,
-                  b.rowBase},
+                  b.rowBase, coeffBase, p.inChannels},
              b.padded / s, inChunks, 1, transformFlops);
   };
-  inputTransform(io.in, ch.c1, ch.qa, 0);
-  if (io.in2) inputTransform(*io.in2, ch.c2, ch.qb, ch.qa);
+  inputTransform(io.in, ch.c1, ch.qa, 0, 0);
+  if (io.in2) inputTransform(*io.in2, ch.c2, ch.qb, ch.qa, ch.c1);
 
   struct GemmPush {
     uint32_t chunks, quads, tilesPadded;

@@ -50,14 +50,22 @@ void validate(const GroupNormIO& io, const GroupNormParams& params) {
   require(params.groups > 0 && s.c % params.groups == 0, kOp,
           std::to_string(params.groups) + " groups do not divide " + std::to_string(s.c) + " channels");
   require(params.eps > 0.0f, kOp, "eps must be positive");
-  require(io.out.shape == s, kOp, "output " + io.out.shape.str() + " differs from input " + s.str());
+  if (params.coefficientsOnly) {
+    require(!params.silu, kOp, "with coefficientsOnly the consumer applies SiLU; silu must be false");
+    require(io.out.shape == (Shape4{s.n, s.c, 1, 4}) && io.out.dtype == DType::F32, kOp,
+            "coefficients " + io.out.shape.str() + " must be fp32 [N,C,1,4] for input " + s.str());
+    for (const Tensor* part : {&io.in, io.in2})
+      require(!part || !overlaps(io.out.ref, part->ref), kOp, "coefficients must not overlap the input");
+  } else {
+    require(io.out.shape == s, kOp, "output " + io.out.shape.str() + " differs from input " + s.str());
+  }
   require(io.gamma.shape.count() == s.c && io.beta.shape.count() == s.c, kOp,
           "gamma " + io.gamma.shape.str() + " and beta " + io.beta.shape.str() + " must hold " +
               std::to_string(s.c) + " values");
   // Element indices are 32-bit in the shader.
   require(s.count() <= std::numeric_limits<uint32_t>::max(), kOp, "input " + s.str() + " is too large");
   const DType t = io.in.dtype;
-  bool sameType = io.out.dtype == t && io.gamma.dtype == t && io.beta.dtype == t;
+  bool sameType = (params.coefficientsOnly || io.out.dtype == t) && io.gamma.dtype == t && io.beta.dtype == t;
   if (io.preAdd) {
     require(io.preAdd->shape == Shape4{s.n, s.c, 1, 1}, kOp,
             "preAdd " + io.preAdd->shape.str() + " must be [N,C,1,1] for input " + s.str());
@@ -157,7 +165,7 @@ void groupNorm(Program& prog, vk::KernelCache& kernels, const GroupNormIO& io, c
             "workgroup size " + std::to_string(local) + " leaves " + s.str() +
                 " too many loop iterations per invocation for this device");
   const uint32_t spec[] = {local, io.preAdd ? 1u : 0u, io.scaleShift ? 1u : 0u, params.silu ? 1u : 0u,
-                           io.in2 ? 1u : 0u};
+                           io.in2 ? 1u : 0u, params.coefficientsOnly ? 1u : 0u};
   const vk::Kernel& k = kernels.get(vec4 ? "group_norm_vec4" : "group_norm", io.in.dtype == DType::F16, spec);
 
   const Push push{s.n, s.c, params.groups, s.c / params.groups, s.h * s.w, params.eps, io.in.shape.c};
@@ -165,10 +173,13 @@ void groupNorm(Program& prog, vk::KernelCache& kernels, const GroupNormIO& io, c
   const BufferRef preAdd = io.preAdd ? io.preAdd->ref : io.in.ref;
   const BufferRef scaleShift = io.scaleShift ? io.scaleShift->ref : io.in.ref;
   const BufferRef in2 = io.in2 ? io.in2->ref : io.in.ref;
+  // The normalised tensor and the coefficients have one binding each; the unused one is bound to
+  // the other (never written).
+  const BufferRef out = io.out.ref;
   const uint32_t gx = groupsX(facts, params.groups);
   const uint32_t gy = groupsY(facts, s);
-  const double flops = 8.0 * double(s.count()) + (params.silu ? 4.0 * double(s.count()) : 0.0);
-  prog.add(k, {io.in.ref, io.gamma.ref, io.beta.ref, preAdd, scaleShift, io.out.ref, in2}, push, gx, gy, 1, flops);
+  const double flops = (params.coefficientsOnly ? 5.0 : 8.0) * double(s.count()) + (params.silu ? 4.0 * double(s.count()) : 0.0);
+  prog.add(k, {io.in.ref, io.gamma.ref, io.beta.ref, preAdd, scaleShift, out, in2, out}, push, gx, gy, 1, flops);
 }
 
 }  // namespace tessera::ops

@@ -16,13 +16,20 @@ struct GroupNormParams {
   uint32_t groups = 32;
   float eps = 1e-5f;
   bool silu = false;
+  // Write, instead of the normalised tensor, what its consumer needs to normalise on its own loads:
+  // `out` is then an fp32 [N,C,1,4] tensor holding per (n, c) (center, scale, shift, 0) with
+  // h = (x - center) * scale + shift (preAdd and scaleShift included; SiLU, if any, is applied by
+  // the consumer, so `silu` must be false). The statistics are those of the full op. A convolution
+  // that reads its input this way (Conv2dIO::inputNorm) saves the normalised tensor's write and
+  // read, and the arena its memory.
+  bool coefficientsOnly = false;
 };
 
 struct GroupNormIO {
   Tensor in;                           // [N,C,H,W]
   Tensor gamma;                        // C values (required: diffusers' GroupNorm is always affine)
   Tensor beta;                         // C values
-  Tensor out;                          // like `in`; may be `in` itself
+  Tensor out;                          // like `in`; may be `in` itself (coefficientsOnly: [N,C,1,4] fp32)
   const Tensor* preAdd = nullptr;      // [N,C,1,1] or null
   const Tensor* scaleShift = nullptr;  // [N,2C,1,1] (scale = first C, shift = last C) or null
   // [N,C2,H,W] or null: the input is cat(in, in2) along channels, read in place (an up block's

@@ -32,6 +32,10 @@ struct Case {
   // Build the layer with the other padding and ask for `padding` per dispatch (Conv2dIO::padding).
   bool overridePadding = false;
   PadPlacement placement = PadPlacement::Both;
+  // A GroupNorm folded into the loads (Conv2dIO::inputNorm): random per-(image, channel)
+  // coefficients, then SiLU when normSilu.
+  bool norm = false;
+  bool normSilu = false;
 
   Conv2dParams params() const {
     const Padding built = overridePadding ? (padding == Padding::Zeros ? Padding::Circular : Padding::Zeros) : padding;
@@ -43,6 +47,7 @@ struct Case {
            (padding == Padding::Circular ? " circular" : " zeros") +
            (placement == PadPlacement::After ? " after-only" : "") +
            (overridePadding ? " per-dispatch" : "") + (bias ? " bias" : "") + (residual ? " residual" : "") +
+           (norm ? (normSilu ? " norm+silu" : " norm") : "") +
            " scale " + std::to_string(outputScale);
   }
 };
@@ -50,6 +55,7 @@ struct Case {
 // Inputs of one case, already rounded to the storage type so the reference sees what the GPU reads.
 struct Data {
   std::vector<float> x, x2, w, b, res;
+  std::vector<float> coeffs;  // norm: [n][in channels][center, scale, shift, 0]
 };
 
 inline Data randomData(const Case& c, DType t, std::mt19937_64& rng) {
@@ -60,7 +66,24 @@ inline Data randomData(const Case& c, DType t, std::mt19937_64& rng) {
   d.x2 = roundTo(t, randomVector(rng, std::size_t(c.in.n) * c.in2 * c.in.h * c.in.w));
   d.w = roundTo(t, randomVector(rng, std::size_t(c.cout) * cin * c.kernel * c.kernel, -ws, ws));
   if (c.bias) d.b = roundTo(t, randomVector(rng, c.cout));
+  if (c.norm) {
+    d.coeffs.resize(std::size_t(c.in.n) * cin * 4);
+    for (std::size_t i = 0; i < d.coeffs.size(); i += 4) {
+      const auto v = randomVector(rng, 3);
+      d.coeffs[i] = v[0];                   // center
+      d.coeffs[i + 1] = 0.3f + 1.7f * std::abs(v[1]);  // scale
+      d.coeffs[i + 2] = v[2];               // shift
+    }
+  }
   return d;
+}
+
+// The input value the layer convolves: x itself, or x normalised by its coefficients.
+inline double normalised(const Case& c, const Data& d, int64_t n, int64_t ci, double x) {
+  if (!c.norm) return x;
+  const std::size_t at = (std::size_t(n) * (c.in.c + c.in2) + std::size_t(ci)) * 4;
+  const double y = (x - d.coeffs[at]) * d.coeffs[at + 1] + d.coeffs[at + 2];
+  return c.normSilu ? y / (1.0 + std::exp(-y)) : y;
 }
 
 // Index of input coordinate i (may be outside [0, size)) after padding, or -1 for a zero.
@@ -93,10 +116,10 @@ inline std::vector<double> reference(const Case& c, const Data& d, Shape4 outSha
               for (int64_t kx = 0; kx < k; ++kx) {
                 const int64_t iy = padIndex(oy * c.stride + ky - pad, h, c.padding);
                 const int64_t ix = padIndex(ox * c.stride + kx - pad, w, c.padding);
-                if (iy < 0 || ix < 0) continue;
+                if (iy < 0 || ix < 0) continue;  // zero padding of the (normalised) input
                 const double v = ci < c.in.c ? d.x[((n * c.in.c + ci) * h + iy) * w + ix]
                                              : d.x2[((n * c.in2 + ci - c.in.c) * h + iy) * w + ix];
-                s += v * d.w[((co * cin + ci) * k + ky) * k + kx];
+                s += normalised(c, d, n, ci, v) * d.w[((co * cin + ci) * k + ky) * k + kx];
               }
           const std::size_t at = ((n * c.cout + co) * outShape.h + oy) * outShape.w + ox;
           if (c.residual) s += d.res[at];
@@ -113,12 +136,12 @@ inline std::vector<float> run(const Conv2d& conv, const Case& c, const Data& d, 
   const std::size_t scratch = conv.scratchBytes(c.in);
   const std::size_t bytes =
       (c.in.count() + in2Shape.count() + 2 * outShape.count() + conv.packedWeightCount()) * 4 + scratch +
-      8 * 4096;
+      std::size_t(c.in.n) * (c.in.c + c.in2) * 16 + 9 * 4096;
   TensorPool pool(gpu, bytes);
   Conv2dIO io;
   io.in = pool.make(c.in, t);
   pool.upload(io.in, d.x);
-  Tensor in2, res, scr;
+  Tensor in2, res, scr, coeffs;
   if (c.in2) {
     in2 = pool.make(in2Shape, t);
     pool.upload(in2, d.x2);
@@ -137,6 +160,12 @@ inline std::vector<float> run(const Conv2d& conv, const Case& c, const Data& d, 
     scr = pool.make({1, 1, 1, uint32_t((scratch + 3) / 4)}, DType::F32);
     pool.poison(scr);
     io.scratch = &scr;
+  }
+  if (c.norm) {
+    coeffs = pool.make({c.in.n, c.in.c + c.in2, 1, 4}, DType::F32);
+    pool.upload(coeffs, d.coeffs);
+    io.inputNorm = &coeffs;
+    io.inputNormSilu = c.normSilu;
   }
   io.outputScale = c.outputScale;
   if (c.overridePadding) io.padding = c.padding;

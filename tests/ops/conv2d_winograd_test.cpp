@@ -123,6 +123,49 @@ TEST_F(Conv2dWinogradTest, FewOutputChannelsSplitToo) {
     }
 }
 
+// A GroupNorm folded into the input transform (Conv2dIO::inputNorm): each input's values are
+// normalised with their own channel's coefficients before the padding, whichever path loads them.
+Case withNorm(Case c, bool silu) {
+  c.norm = true;
+  c.normSilu = silu;
+  return c;
+}
+
+TEST_F(Conv2dWinogradTest, NormalisesItsInputOnLoad) {
+  // Scalar loads (width 13, 38) and rows of four (12, 32, 36); one input and a concat (the second
+  // input's coefficients follow the first's); batch; zero padding (which stays zero after the
+  // normalisation) and circular.
+  for (DType t : precisions())
+    for (Padding pad : {Padding::Zeros, Padding::Circular})
+      for (bool silu : {false, true}) {
+        check(Conv2dVariant::Winograd, t, withNorm({{1, 13, 13, 5}, 0, 13, 3, 1, pad, true, false}, silu));
+        check(Conv2dVariant::Winograd, t, withNorm({{3, 4, 7, 38}, 6, 11, 3, 1, pad, true, true, 0.5f}, silu));
+        check(Conv2dVariant::Winograd, t, withNorm({{1, 5, 9, 12}, 0, 6, 3, 1, pad, false, false}, silu));
+        check(Conv2dVariant::Winograd, t, withNorm({{3, 4, 7, 32}, 3, 9, 3, 1, pad, true, true, 0.5f}, silu));
+      }
+}
+
+TEST_F(Conv2dWinogradTest, NormalisedInputSplitsToo) {
+  // Blocks of images and bands of tile rows address the coefficients of their own images.
+  for (DType t : precisions())
+    for (uint64_t tiles : {96u, 32u})
+      checkSplit(t, withNorm({{3, 5, 40, 36}, 3, 32, 3, 1, Padding::Circular, true, true, 0.5f}, true), tiles);
+}
+
+TEST_F(Conv2dWinogradTest, InputNormIsRefusedByVariantsWithoutIt) {
+  const Case c = withNorm({{1, 4, 8, 8}, 0, 4, 3, 2, Padding::Zeros, true, false}, true);
+  const Conv2d conv(GpuTest::gpu().facts, c.params(), DType::F32, Conv2dVariant::Subgroup);
+  EXPECT_FALSE(conv.foldsInputNorm());
+  std::mt19937_64 rng(freshSeed());
+  try {
+    (void)run(conv, c, randomData(c, DType::F32, rng), DType::F32);
+    FAIL() << "the subgroup variant accepted an input normalisation";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::InvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("normalise"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(Conv2dWinogradTest, RangeBelowOneTileRowIsRefused) {
   // Splitting goes down to one row of tiles; below that the layer says why instead of binding
   // past the range.

@@ -21,13 +21,17 @@ struct Case {
   float offset = 8.0f;  // channel means are drawn from [-offset, offset]
   uint32_t localSize = 0;
   uint32_t in2Channels = 0;  // the last channels come from a second tensor (a concat read in place)
+  // Only the coefficients a consumer normalises with (coefficientsOnly); the test applies them (and
+  // the SiLU) to the input in double and compares that with the reference.
+  bool coefficients = false;
 };
 
 std::string describe(const Case& c, DType t) {
   return c.shape.str() + " groups " + std::to_string(c.groups) + (c.preAdd ? " preAdd" : "") +
          (c.scaleShift ? " scaleShift" : "") + (c.silu ? " silu" : "") + (c.inPlace ? " in-place" : "") +
          (c.localSize ? " local " + std::to_string(c.localSize) : "") +
-         (c.in2Channels ? " in2 " + std::to_string(c.in2Channels) : "") + " " + dtypeName(t);
+         (c.in2Channels ? " in2 " + std::to_string(c.in2Channels) : "") + (c.coefficients ? " coefficients" : "") +
+         " " + dtypeName(t);
 }
 
 // Independent of the shader's algorithm: builds h in double, then textbook mean and variance.
@@ -89,7 +93,7 @@ void check(DType t, const Case& c) {
   TensorPool pool(gpu, 2 * s.count() * 4 + 8 * s.n * s.c * 4 + 65536);
   Tensor tx = pool.make(s, t), tg = pool.make({1, s.c, 1, 1}, t), tb = pool.make({1, s.c, 1, 1}, t);
   Tensor tp = pool.make({s.n, s.c, 1, 1}, t), tss = pool.make({s.n, 2 * s.c, 1, 1}, t);
-  Tensor to = c.inPlace ? tx : pool.make(s, t);
+  Tensor to = c.coefficients ? pool.make({s.n, s.c, 1, 4}, DType::F32) : c.inPlace ? tx : pool.make(s, t);
   // With two parts, image n's first C1 planes go to tx and the rest to tx2, as a concat's inputs.
   const uint32_t c2 = c.in2Channels, c1 = s.c - c2;
   Tensor tx2;
@@ -115,9 +119,23 @@ void check(DType t, const Case& c) {
 
   Program prog(gpu);
   ops::GroupNormIO io{tx, tg, tb, to, c.preAdd ? &tp : nullptr, c.scaleShift ? &tss : nullptr, c2 ? &tx2 : nullptr};
-  ops::groupNorm(prog, GpuTest::kernels(), io, {c.groups, eps, c.silu}, c.variant, c.localSize);
+  ops::GroupNormParams params{c.groups, eps, c.silu && !c.coefficients, c.coefficients};
+  ops::groupNorm(prog, GpuTest::kernels(), io, params, c.variant, c.localSize);
   runProgram(gpu, prog);
-  expectClose(pool.download(to), reference(c, x, gamma, beta, preAdd, scaleShift, eps), t, "groupNorm");
+  const std::vector<double> want = reference(c, x, gamma, beta, preAdd, scaleShift, eps);
+  if (!c.coefficients) {
+    expectClose(pool.download(to), want, t, "groupNorm");
+    return;
+  }
+  const std::vector<float> k = pool.download(to);
+  std::vector<double> got(x.size());
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const std::size_t nc = i / hw;  // n * C + c
+    const double y = (double(x[i]) - k[nc * 4]) * k[nc * 4 + 1] + k[nc * 4 + 2];
+    got[i] = c.silu ? y / (1.0 + std::exp(-y)) : y;
+    ASSERT_EQ(k[nc * 4 + 3], 0.0f) << "coefficient slot 3 of channel " << nc;
+  }
+  expectClose(std::vector<float>(got.begin(), got.end()), want, Tolerance{1e-5, 1e-4}, "groupNorm coefficients");
 }
 
 // Odd channel counts, one group per channel and one group for all, pixel counts that are and are
@@ -183,6 +201,47 @@ TEST_F(GroupNormTest, AConcatReadInPlaceMatchesTheConcatenatedInput) {
       check(t, Case{{2, 12, 4, 4}, 3, false, true, true, v, false, 8.0f, 0, 4});    // on a group boundary
       check(t, Case{{1, 7, 5, 4}, 1, false, false, false, v, false, 8.0f, 0, 3});   // one group over both
     }
+}
+
+// The coefficients mode, for a consumer that normalises on its loads: every fusion, both variants,
+// a concat, a mean far from zero.
+TEST_F(GroupNormTest, CoefficientsNormaliseLikeTheOp) {
+  for (DType t : precisions()) {
+    for (Case c : kShapes)
+      for (int mask = 0; mask < 8; ++mask) {
+        c.preAdd = mask & 1;
+        c.scaleShift = mask & 2;
+        c.silu = mask & 4;
+        c.coefficients = true;
+        check(t, c);
+      }
+    Case concat{{3, 48, 8, 6}, 8, true, false, true, ops::GroupNormVariant::Vec4, false, 8.0f, 0, 16};
+    concat.coefficients = true;
+    check(t, concat);
+    Case far{{2, 8, 16, 16}, 2};
+    far.offset = 60.0f;
+    far.preAdd = true;
+    far.coefficients = true;
+    check(t, far);
+  }
+}
+
+TEST_F(GroupNormTest, CoefficientsRefuseSiluAndABadShape) {
+  TensorPool pool(gpu(), 1 << 16);
+  const DType f = DType::F32;
+  Tensor x = pool.make({2, 12, 4, 4}, f), gamma = pool.make({1, 12, 1, 1}, f);
+  Tensor coeffs = pool.make({2, 12, 1, 4}, f), wrong = pool.make({2, 12, 1, 3}, f);
+  Tensor half = pool.make({2, 12, 1, 4}, DType::F16);
+  Program prog(gpu());
+  const ErrorCode bad = ErrorCode::InvalidArgument;
+  expectError([&] { ops::groupNorm(prog, kernels(), {x, gamma, gamma, coeffs}, {4, 1e-5f, true, true}); }, bad,
+              "silu must be false");
+  expectError([&] { ops::groupNorm(prog, kernels(), {x, gamma, gamma, wrong}, {4, 1e-5f, false, true}); }, bad,
+              "must be fp32 [N,C,1,4]");
+  expectError([&] { ops::groupNorm(prog, kernels(), {x, gamma, gamma, half}, {4, 1e-5f, false, true}); }, bad,
+              "must be fp32 [N,C,1,4]");
+  expectError([&] { ops::groupNorm(prog, kernels(), {x, gamma, gamma, x}, {4, 1e-5f, false, true}); }, bad,
+              "must be fp32 [N,C,1,4]");
 }
 
 TEST_F(GroupNormTest, RunsInPlace) {
