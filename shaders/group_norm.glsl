@@ -4,11 +4,9 @@
 //
 // One workgroup owns one (n, group): its channels are one contiguous run of memory, so the
 // statistics never leave shared memory and the op needs no scratch buffer and one dispatch.
-// Statistics are the corrected two-pass algorithm (Chan, Golub & LeVeque): a first mean m, then
-// sums of d = h - m and d*d, giving mean = m + mean(d) and var = mean(d*d) - mean(d)^2. It stays
-// accurate when |mean| >> std, where one-pass E[h^2] - E[h]^2 cancels. The run is read three
-// times (mean, variance, output); 512 KiB for 256x256x64 in 32 groups (fp32), so the
-// re-reads mostly come from cache.
+// Statistics in one pass, Welford's update per lane, merged pairwise (Chan, Golub & LeVeque; see
+// main): accurate when |mean| >> std, where a plain E[h^2] - E[h]^2 cancels. The run is read twice
+// (statistics, output), once when only the coefficients are written.
 //
 // Fusions, each a specialization constant so unused ones cost nothing:
 //   PRE_ADD      h = x + t[n,c] before the statistics (diffusers' "default" time conditioning)
@@ -44,21 +42,41 @@ layout(push_constant) uniform Push {
   uint firstChannels;  // TWO_INPUTS: channels in `x`; the rest are in `x2`
 } p;
 
-// The workgroup size is a power of two (the op picks it), so a halving tree reduces it.
-shared vec2 partial[gl_WorkGroupSize.x];
+// Statistics of a set of values: count, mean and sum of squared deviations from the mean, merged
+// pairwise (Chan, Golub & LeVeque) so that no step subtracts two large sums.
+struct Stats {
+  float n, mean, m2;
+};
 
-vec2 workgroupSum(vec2 v) {
+Stats merge(Stats a, Stats b) {
+  const float n = a.n + b.n;
+  if (b.n == 0.0) return a;
+  const float delta = b.mean - a.mean, fb = b.n / n;
+  return Stats(n, a.mean + delta * fb, a.m2 + b.m2 + delta * delta * a.n * fb);
+}
+
+// The workgroup size is a power of two (the op picks it), so a halving tree merges it.
+shared vec3 partial[gl_WorkGroupSize.x];
+
+Stats workgroupMerge(Stats s) {
   const uint t = gl_LocalInvocationID.x;
-  partial[t] = v;
+  partial[t] = vec3(s.n, s.mean, s.m2);
   barrier();
-  for (uint s = gl_WorkGroupSize.x / 2u; s > 0u; s >>= 1u) {
-    if (t < s) partial[t] += partial[t + s];
+  for (uint h = gl_WorkGroupSize.x / 2u; h > 0u; h >>= 1u) {
+    if (t < h) {
+      const vec3 a = partial[t], b = partial[t + h];
+      const Stats m = merge(Stats(a.x, a.y, a.z), Stats(b.x, b.y, b.z));
+      partial[t] = vec3(m.n, m.mean, m.m2);
+    }
     barrier();
   }
-  const vec2 r = partial[0];
-  barrier();  // `partial` is written again by the next call
-  return r;
+  const vec3 r = partial[0];
+  barrier();  // `partial` is written again for the next group
+  return Stats(r.x, r.y, r.z);
 }
+
+float component(vec4 v, uint i) { return v[i]; }
+float component(float v, uint i) { return v; }
 
 float horizontalSum(GN_VEC v) { return dot(v, GN_VEC(1.0)); }
 
@@ -84,36 +102,30 @@ void main() {
   for (uint n = gl_WorkGroupID.y; n < p.batch; n += gl_NumWorkGroups.y) {
     for (uint g = gl_WorkGroupID.x; g < p.groups; g += gl_NumWorkGroups.x) {
       const uint c0 = g * cpg;
-      // Channel-outer loops keep per-channel values uniform and avoid a division per pixel.
-      GN_VEC acc = GN_VEC(0.0);
+      // One pass: each lane keeps Welford's running mean and squared deviations per component
+      // over its share of the group (no cancellation, whatever the mean; a reciprocal per load,
+      // which costs little next to the load), then the components, and then the lanes, are
+      // merged pairwise. Channel-outer loops keep per-channel values uniform and avoid a division
+      // per pixel.
+      GN_VEC wMean = GN_VEC(0.0), wM2 = GN_VEC(0.0);
+      float seen = 0.0;  // loads so far: the count of every component
       for (uint cl = 0u; cl < cpg; ++cl) {
         bool second;
         const uint base = planeStart(n, c0 + cl, vecs, second);
-        for (uint j = t; j < vecs; j += L) acc += load(second, base + j);
-      }
-      float mean = workgroupSum(vec2(horizontalSum(acc), 0.0)).x / count;
-      // mean(x + t_c) = mean(x) + mean_c(t_c): every channel has the same pixel count.
-      if (PRE_ADD) {
-        float tsum = 0.0;
-        for (uint cl = 0u; cl < cpg; ++cl) tsum += LD(preAdd[n * C + c0 + cl]);
-        mean += tsum / float(cpg);
-      }
-
-      acc = GN_VEC(0.0);
-      GN_VEC acc2 = GN_VEC(0.0);
-      for (uint cl = 0u; cl < cpg; ++cl) {
-        const float center = mean - (PRE_ADD ? LD(preAdd[n * C + c0 + cl]) : 0.0);
-        bool second;
-        const uint base = planeStart(n, c0 + cl, vecs, second);
+        const float add = PRE_ADD ? LD(preAdd[n * C + c0 + cl]) : 0.0;
         for (uint j = t; j < vecs; j += L) {
-          const GN_VEC d = load(second, base + j) - center;
-          acc += d;
-          acc2 += d * d;
+          const GN_VEC h = load(second, base + j) + add;
+          seen += 1.0;
+          const GN_VEC d = h - wMean;
+          wMean += d * (1.0 / seen);
+          wM2 += d * (h - wMean);
         }
       }
-      const vec2 sums = workgroupSum(vec2(horizontalSum(acc), horizontalSum(acc2))) / count;
-      mean += sums.x;
-      const float variance = max(sums.y - sums.x * sums.x, 0.0);  // biased, like PyTorch
+      Stats st = Stats(0.0, 0.0, 0.0);
+      for (uint i = 0u; i < GN_WIDTH; ++i) st = merge(st, Stats(seen, component(wMean, i), component(wM2, i)));
+      st = workgroupMerge(st);
+      const float mean = st.mean;
+      const float variance = max(st.m2 / count, 0.0);  // biased, like PyTorch
       const float rstd = inversesqrt(variance + p.eps);
 
       for (uint cl = 0u; cl < cpg; ++cl) {

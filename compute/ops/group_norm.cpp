@@ -118,9 +118,9 @@ uint64_t groupNormLoopIterations(const vk::DeviceFacts& facts, const Shape4& in,
   const uint64_t cpg = in.c / groups;
   uint64_t tree = 0;
   for (uint32_t s = localSize / 2; s > 0; s >>= 1) ++tree;
-  // Per (n, group): three passes over its channels' planes (mean, variance, output), the
-  // pre-add sum over its channels and two reduction trees.
-  const uint64_t perGroup = 3 * cpg * ceilDiv(vecs, localSize) + 4 * cpg + 2 * tree + 1;
+  // Per (n, group): two passes over its channels' planes (statistics, output; the coefficients
+  // mode skips the second, which this count keeps), the per-channel loops and one reduction tree.
+  const uint64_t perGroup = 2 * cpg * ceilDiv(vecs, localSize) + 4 * cpg + tree + 1;
   return ceilDiv(in.n, groupsY(facts, in)) * (ceilDiv(groups, groupsX(facts, groups)) * perGroup + 1);
 }
 
