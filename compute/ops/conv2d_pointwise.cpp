@@ -1,6 +1,6 @@
 // The pointwise variant: 1x1 stride-1 convolutions as a GEMM over pixels (conv2d_pointwise.comp).
 // Packed weights: [chunk of 4 input channels][4 channels of the chunk][output-channel quad][4],
-// then the bias as [quad][4]; quads padded to a multiple of the subgroup size with zeros.
+// then the bias as [quad][4]; quads padded with zeros to a multiple of the lanes across quads.
 #include <string>
 
 #include "ops/conv2d_internal.hpp"
@@ -13,10 +13,20 @@ using namespace conv2d_detail;
 
 namespace {
 
-// Pixels per workgroup; see docs/KERNELS.md for the measurements.
+// Pixels per lane; see docs/KERNELS.md for the measurements.
 constexpr uint32_t kPixels = 32;
 
-uint32_t quadsPadded(const Conv2dParams& p, uint32_t s) { return divUp(divUp(p.outChannels, 4), s) * s; }
+// Lanes across the layer's quads: all s when it has that many, else the power of two that covers
+// them, the other lanes taking more pixels (a 16-channel layer: 4 lanes, 2 pixel groups).
+uint32_t quadLanes(const Conv2dParams& p, uint32_t s) {
+  uint32_t ql = 1;
+  while (ql < divUp(p.outChannels, 4) && ql < s) ql *= 2;
+  return ql;
+}
+
+uint32_t quadsPadded(const Conv2dParams& p, uint32_t s) {
+  return divUp(divUp(p.outChannels, 4), quadLanes(p, s)) * quadLanes(p, s);
+}
 
 }  // namespace
 
@@ -49,10 +59,11 @@ void record(const Conv2d& conv, Program& prog, vk::KernelCache& kernels, const C
   const Chunks ch = chunksOf(p);
   const uint32_t s = kernels.gpu().facts.subgroupSize;
   const Shape4 in = io.in.shape;
-  const uint32_t plane = in.h * in.w, quads = quadsPadded(p, s), blocks = divUp(plane, kPixels);
+  const uint32_t ql = quadLanes(p, s);
+  const uint32_t plane = in.h * in.w, quads = quadsPadded(p, s), blocks = divUp(plane, kPixels * (s / ql));
   // Pixels as vec4 when every channel plane starts and ends on a multiple of 4.
   const char* name = plane % 4 == 0 ? "conv2d_pointwise4" : "conv2d_pointwise";
-  const uint32_t spec[] = {s, io.in2 != nullptr, kPixels};
+  const uint32_t spec[] = {s, io.in2 != nullptr, kPixels, ql};
   const vk::Kernel& k = kernels.get(name, conv.dtype() == DType::F16, spec);
   const BufferRef in2 = io.in2 ? io.in2->ref : io.in.ref;
   const BufferRef res = io.residual ? io.residual->ref : io.out.ref;
@@ -61,7 +72,7 @@ void record(const Conv2d& conv, Program& prog, vk::KernelCache& kernels, const C
   prog.add(k, {io.in.ref, in2, io.weights.ref, res, io.out.ref},
            Push{ch.c1, ch.c2, ch.qa, ch.qb, plane, p.outChannels, quads, blocks, p.bias,
                 io.residual != nullptr, io.outputScale},
-           in.n * blocks, quads / s, 1, conv.flops(in));
+           in.n * blocks, quads / ql, 1, conv.flops(in));
 }
 
 }  // namespace tessera::ops::conv2d_pointwise

@@ -20,6 +20,18 @@ TEST_F(Conv2dPointwiseTest, MatchesReference) {
     }
 }
 
+TEST_F(Conv2dPointwiseTest, EveryNumberOfLanesAcrossQuads) {
+  // 1, 2, 4 and 8 output quads (3, 8, 16 and 29 channels): 1, 2, 4 or 8 lanes on the quads and
+  // the rest on more pixels; planes that fill the larger pixel blocks partly, in vec4 runs (12x20,
+  // 26x14) and single pixels (9x11), batch, concat and residual.
+  for (DType t : precisions())
+    for (uint32_t cout : {3u, 8u, 16u, 29u}) {
+      check(Conv2dVariant::Pointwise, t, {{2, 7, 12, 20}, 0, cout, 1, 1, Padding::Zeros, true, true, 0.5f});
+      check(Conv2dVariant::Pointwise, t, {{1, 6, 26, 14}, 5, cout, 1, 1, Padding::Zeros, true, false});
+      check(Conv2dVariant::Pointwise, t, {{3, 5, 9, 11}, 3, cout, 1, 1, Padding::Zeros, false, true});
+    }
+}
+
 TEST_F(Conv2dPointwiseTest, RefusesOtherKernels) {
   expectError(
       [&] {
