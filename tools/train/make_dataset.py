@@ -67,6 +67,17 @@ def reject_by_name(path):
     return None
 
 
+def looks_like_normal_map(a):
+    """A tangent-space normal map whatever its name says: read as n = 2 rgb - 1, most pixels are
+    unit vectors facing out (n_z > 0.3), the mean faces out, and the tangent components average
+    to about zero. (A test on the mean colour alone let ~100 named `normal.png`, `norm.jpg`,
+    `*n.jpg` through: their channels' spread made the overall std large.)"""
+    n = 2.0 * a.reshape(-1, 3) - 1.0
+    unit = (np.abs(np.linalg.norm(n, axis=1) - 1.0) < 0.2) & (n[:, 2] > 0.3)
+    m = a.reshape(-1, 3).mean(0)
+    return unit.mean() > 0.8 and n[:, 2].mean() > 0.6 and abs(m[0] - 0.5) < 0.1 and abs(m[1] - 0.5) < 0.1
+
+
 def box_reduce(a, k):
     """Exact k x k box average (keeps periodicity when the size is divisible by k)."""
     h, w, c = a.shape
@@ -177,9 +188,8 @@ def process(job):
             rec["reject"] = "transparent (cut-out/sprite)"
             return rec, None, None
     a = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
-    m = a.reshape(-1, 3).mean(0)
-    if m[2] > 0.65 and abs(m[0] - 0.5) < 0.12 and abs(m[1] - 0.5) < 0.12 and a.std() < 0.2:
-        rec["reject"] = "normal map (colour)"
+    if looks_like_normal_map(a):
+        rec["reject"] = "normal map (content)"
         return rec, None, None
     a = make_square(a)
     if np.abs(np.diff(a, axis=1)).mean() < args["min_detail"]:
