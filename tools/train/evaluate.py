@@ -102,6 +102,8 @@ def main():
     ap.add_argument("--class-samples", type=int, default=16,
                     help="generated textures per class for the class accuracy (0: skip it)")
     ap.add_argument("--classifier", default=None, help="classifier checkpoint (default: trained on first use)")
+    ap.add_argument("--no-nn", action="store_true",
+                    help="skip the nearest-training-texture distance (the slowest column) for a quick check")
     ap.add_argument("--cpu-hours", type=float, default=None,
                     help="the teacher's CPU hours where its package does not record them (marked as given)")
     ap.add_argument("--trajectory", default=None,
@@ -175,7 +177,7 @@ def main():
                "colour": round(colour_distance(imgs, real_b), 2),
                "seam": round(float(seam_scores(imgs).mean()), 3), "n": len(imgs),
                "sec_per_image": round(gen_sec / len(imgs), 3),
-               "nn_dist": round(float(nearest_train_distance(imgs, train_imgs).median()), 2)}
+               "nn_dist": None if args.no_nn else round(float(nearest_train_distance(imgs, train_imgs).median()), 2)}
         per_class_imgs = None
         if which is not None and (clf is not None or args.grid_dir):
             with torch.no_grad():
@@ -210,7 +212,7 @@ def main():
     header = ("| method | NFE | SWD x1e3 (mean; 64/32/16 px) | colour W1 | seam | class acc. | NN dist. | n |\n"
               "|---|---|---|---|---|---|---|---|\n")
     lines = [f"| {r['name']} | {r['nfe'] or '-'} | {r['swd']:.1f} ({' / '.join(f'{p:.1f}' for p in r['swd_levels'])})"
-             f" | {r['colour']:.1f} | {r['seam']:.3f} | {r.get('class_acc', '-')} | {r['nn_dist']} | {r['n']} |"
+             f" | {r['colour']:.1f} | {r['seam']:.3f} | {r.get('class_acc', '-')} | {r['nn_dist'] if r['nn_dist'] is not None else '-'} | {r['n']} |"
              for r in results]
     table = header + "\n".join(lines) + "\n"
     with open(os.path.join(args.out, "table.md"), "w") as f:
