@@ -55,6 +55,8 @@ def checkpoint_from_source(path):
     if tess.get("stage") == "super_resolution":
         net_cfg["tessera"] = {"padding_mode": tess.get("padding_mode", "zeros"), "stage": tess["stage"],
                               "scale_factor": tess["scale_factor"]}
+        if tess.get("residual"):  # the stage denoises x - u (sr.py): its weights mean nothing without it
+            net_cfg["tessera"]["residual"] = True
     else:
         net_cfg["tessera"] = {"padding_mode": tess.get("padding_mode", "zeros"), "classes": tess["classes"],
                               "null_class": tess["null_class"]}
@@ -64,6 +66,8 @@ def checkpoint_from_source(path):
             "train_sec": training.get("train_hours", 0.0) * 3600, "classes": tess.get("classes")}
     if "cpu_hours" in training:
         ckpt["cpu_sec"] = training["cpu_hours"] * 3600
+    if info.get("stage"):
+        ckpt["stage"] = info["stage"]
     if "step_sigmas" in tess:
         ckpt["kind"] = "consistency"
         ckpt["step_sigmas"] = tess["step_sigmas"]
