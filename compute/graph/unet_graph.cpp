@@ -114,31 +114,29 @@ struct UnetGraph::Builder {
   // is never written or read; elsewhere the two ops as they are.
   int normSiluConv(const std::string& normName, const std::string& convName, int in, int in2, uint32_t groups,
                    int preAdd, int scaleShift, int residual = -1, float scale = 1.0f, int out = -1) {
-    if (!g.convs_.at(convName)->foldsInputNorm()) {
-      const int h = norm(normName + ".weight", normName + ".bias", in, groups, true, preAdd, scaleShift, in2);
-      return conv(convName, h, -1, residual, scale, out);
-    }
-    Shape4 s = S(in);
-    if (in2 >= 0) s.c += S(in2).c;
-    nodes.push_back({{s.n, s.c, 1, 4}, DType::F32});
-    const int k = int(nodes.size()) - 1;
-    const float eps = float(g.config().normEps);
-    const std::string w = normName + ".weight", b = normName + ".bias";
-    step({in, in2, preAdd, scaleShift, k}, [=, this](Program& p) {
-      ops::GroupNormIO io{T(in), W(w), W(b), T(k), P(preAdd), P(scaleShift), P(in2)};
-      ops::groupNorm(p, g.kernels_, io, ops::GroupNormParams{groups, eps, false, true});
-    });
-    return conv(convName, in, in2, residual, scale, out, k);
+    const bool fold = g.convs_.at(convName)->foldsInputNorm();
+    const int h = norm(normName + ".weight", normName + ".bias", in, groups, true, preAdd, scaleShift, in2, fold);
+    if (!fold) return conv(convName, h, -1, residual, scale, out);
+    return conv(convName, in, in2, residual, scale, out, h);
   }
+  // coefficientsOnly: the result is the per-channel coefficients (fp32 [N,C,1,4]) for a
+  // convolution that normalises on its loads, not the normalised tensor.
   int norm(const std::string& weight, const std::string& bias, int in, uint32_t groups, bool silu, int preAdd = -1,
-           int scaleShift = -1, int in2 = -1) {
+           int scaleShift = -1, int in2 = -1, bool coefficientsOnly = false) {
     Shape4 s = S(in);
     if (in2 >= 0) s.c += S(in2).c;
-    const int out = tensor(s);
+    int out;
+    if (coefficientsOnly) {
+      nodes.push_back({{s.n, s.c, 1, 4}, DType::F32});
+      out = int(nodes.size()) - 1;
+    } else {
+      out = tensor(s);
+    }
     const float eps = float(g.config().normEps);
+    const ops::GroupNormParams params{groups, eps, silu && !coefficientsOnly, coefficientsOnly};
     step({in, in2, preAdd, scaleShift, out}, [=, this](Program& p) {
       ops::GroupNormIO io{T(in), W(weight), W(bias), T(out), P(preAdd), P(scaleShift), P(in2)};
-      ops::groupNorm(p, g.kernels_, io, ops::GroupNormParams{groups, eps, silu});
+      ops::groupNorm(p, g.kernels_, io, params);
     });
     return out;
   }

@@ -33,6 +33,16 @@ inline Chunks chunksOf(const Conv2dParams& p) {
   return c;
 }
 
+// Lanes of a subgroup of s that the GEMM-style kernels (Winograd GEMM, pointwise) put across a
+// layer's `units` of output channels (quads, or quads per lane): all s when there are that many,
+// else the power of two that covers them, the other lanes taking more tiles or pixels instead of
+// zero padding (a 16-channel layer: 4 lanes, 2 groups).
+inline uint32_t quadLanes(uint32_t units, uint32_t s) {
+  uint32_t ql = 1;
+  while (ql < units && ql < s) ql *= 2;
+  return ql;
+}
+
 constexpr uint64_t alignUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
 }  // namespace tessera::ops::conv2d_detail

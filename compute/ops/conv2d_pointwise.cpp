@@ -16,13 +16,7 @@ namespace {
 // Pixels per lane; see docs/KERNELS.md for the measurements.
 constexpr uint32_t kPixels = 32;
 
-// Lanes across the layer's quads: all s when it has that many, else the power of two that covers
-// them, the other lanes taking more pixels (a 16-channel layer: 4 lanes, 2 pixel groups).
-uint32_t quadLanes(const Conv2dParams& p, uint32_t s) {
-  uint32_t ql = 1;
-  while (ql < divUp(p.outChannels, 4) && ql < s) ql *= 2;
-  return ql;
-}
+uint32_t quadLanes(const Conv2dParams& p, uint32_t s) { return conv2d_detail::quadLanes(divUp(p.outChannels, 4), s); }
 
 uint32_t quadsPadded(const Conv2dParams& p, uint32_t s) {
   return divUp(divUp(p.outChannels, 4), quadLanes(p, s)) * quadLanes(p, s);

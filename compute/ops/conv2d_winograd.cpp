@@ -26,13 +26,8 @@ constexpr uint32_t kPositions = 36;
 constexpr uint32_t quadsPerLane() { return 1; }
 uint32_t tilesPerLane(uint32_t s) { return std::max<uint32_t>(32, s); }
 
-// Lanes across the layer's quads: all s when it has that many, else the power of two that covers
-// them, the other lanes taking more tiles (a 16-channel layer: 4 lanes, 2 tile groups).
 uint32_t quadLanes(const Conv2dParams& p, uint32_t s) {
-  const uint32_t need = divUp(divUp(p.outChannels, 4), quadsPerLane());
-  uint32_t ql = 1;
-  while (ql < need && ql < s) ql *= 2;
-  return ql;
+  return conv2d_detail::quadLanes(divUp(divUp(p.outChannels, 4), quadsPerLane()), s);
 }
 
 // The tile geometry for one input shape.
